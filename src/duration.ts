@@ -1,0 +1,33 @@
+/**
+ * Durations as users write them for load tools: `500ms`, `30s`, `2m`, `1h`, `1m30s`, or a bare number of
+ * milliseconds. Parsed once at start-up, never on the hot path.
+ */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
+
+/** Parses a duration to milliseconds; returns undefined when the text is not a duration. */
+export function parseDurationMs(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
+  const s = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s);
+  if (s === '') return undefined;
+  let total = 0;
+  PART.lastIndex = 0;
+  while (PART.lastIndex < s.length) {
+    const start = PART.lastIndex;
+    const m = PART.exec(s);
+    if (!m || m.index !== start) return undefined;
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  }
+  return total;
+}
+
+/** Formats milliseconds the way users write them (`1m30s`, `250ms`). */
+export function formatDurationMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const totalS = ms / 1000;
+  if (totalS < 60) return `${Number.isInteger(totalS) ? totalS : totalS.toFixed(1)}s`;
+  const m = Math.floor(totalS / 60);
+  const s = Math.round(totalS - m * 60);
+  return s === 0 ? `${m}m` : `${m}m${s}s`;
+}

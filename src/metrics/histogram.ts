@@ -1,0 +1,73 @@
+/**
+ * The only module that imports hdr-histogram-js. Latency is recorded in integer microseconds (a local
+ * target answers in well under a millisecond, so a 1 ms unit would lose everything), summarised in
+ * milliseconds, and carried between processes/threads as the standard compressed-base64 encoding so that
+ * results merge exactly (histograms are added, percentiles are never averaged).
+ */
+import * as hdr from 'hdr-histogram-js';
+import type { LatencySummary } from '../result.js';
+
+export type Histogram = hdr.Histogram;
+
+/** Percentiles printed in the ab-style table ("served within a certain time"). */
+export const AB_PERCENTILES = [50, 66, 75, 80, 90, 95, 98, 99, 99.9, 100] as const;
+
+/** A new latency histogram in microseconds, 3 significant digits, growing as needed. */
+export function createLatencyHistogram(): Histogram {
+  return hdr.build({
+    bitBucketSize: 32,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
+}
+
+/** Encodes a histogram for a result file or a worker message. */
+export function encodeHistogram(h: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
+}
+
+/** Decodes a histogram written by {@link encodeHistogram}. */
+export function decodeHistogram(encoded: string): Histogram {
+  return hdr.decodeFromCompressedBase64(encoded, 32, false);
+}
+
+/** Adds every encoded histogram into one new histogram (exact merge). */
+export function mergeEncoded(encoded: readonly string[]): Histogram {
+  const total = createLatencyHistogram();
+  for (const e of encoded) if (e) total.add(decodeHistogram(e));
+  return total;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+const usToMs = (us: number): number => round3(us / 1000);
+
+/** Summary in milliseconds, as written to results; `hdr` keeps the full distribution. */
+export function summarize(h: Histogram): LatencySummary {
+  const n = h.totalCount;
+  const at = (p: number): number => (n === 0 ? 0 : usToMs(h.getValueAtPercentile(p)));
+  return {
+    count: n,
+    mean: n === 0 ? 0 : usToMs(h.mean),
+    stdev: n === 0 ? 0 : usToMs(h.stdDeviation),
+    min: n === 0 ? 0 : usToMs(h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue),
+    max: n === 0 ? 0 : usToMs(h.maxValue),
+    p50: at(50),
+    p66: at(66),
+    p75: at(75),
+    p80: at(80),
+    p90: at(90),
+    p95: at(95),
+    p98: at(98),
+    p99: at(99),
+    p999: at(99.9),
+    hdr: encodeHistogram(h),
+  };
+}
+
+/** The value at a percentile, in milliseconds (for progress lines and thresholds). */
+export function percentileMs(h: Histogram, percentile: number): number {
+  return h.totalCount === 0 ? 0 : usToMs(h.getValueAtPercentile(percentile));
+}
