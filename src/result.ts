@@ -107,6 +107,8 @@ export const RunResultSchema = z.object({
   interrupted: z.boolean(),
   /** Why the run stopped early, when it did (interrupt, target unusable). */
   stopReason: z.string().nullable(),
+  /** Set when the target was judged unusable (nothing answered, or every login failed): exit code 3. */
+  unusable: z.string().nullable().optional(),
   options: RunOptionsSchema,
   /** Free-form facts about the system under test (e.g. replicas, balancer), when known. */
   meta: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),

@@ -1,0 +1,102 @@
+/**
+ * The command-line program: the only module that reads argv, and maps errors to exit codes. Commands
+ * live in src/commands/; each returns an exit code.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, SessionBenchError } from './errors.js';
+import { processIo, type Io } from './commands/io.js';
+import { CONNECTION_MODES, DEFAULT_CONCURRENCY, runCommand, type RunFlags } from './commands/run.js';
+import { VERSION } from './version.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Adds the flags shared by `run` and the commands that run scenarios (demo, matrix). */
+export function addLoadFlags(cmd: Command): Command {
+  return cmd
+    .option('-c, --concurrency <n>', `virtual users (default ${DEFAULT_CONCURRENCY})`)
+    .option('-n, --requests <n>', 'total requests, login requests and redirects included')
+    .option('-d, --duration <time>', 'run length, e.g. 30s, 2m (default 10s when -n is not given)')
+    .option('--ramp-up <time>', 'start virtual users evenly over this time (default 0)')
+    .option('--think <time>', 'pause between flow steps (default 0ms)')
+    .option('--timeout <time>', 'per-request timeout (default 10s)')
+    .addOption(new Option('--connections <mode>', 'per-vu (browser-like keep-alive), shared (one pool), new (a connection per request, like ab)').choices([...CONNECTION_MODES]).default(undefined))
+    .option('--user <name:password>', 'credentials, repeatable; replace the scenario users', collect)
+    .option('--users <file>', 'CSV file with a header row username,password; replaces the scenario users')
+    .option('--served-by <header>', 'response header that names the backend (e.g. x-served-by)')
+    .option('--insecure', 'accept any TLS certificate')
+    .option('-q, --quiet', 'no progress output');
+}
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('session-bench')
+    .description('Load tester that logs in like a user and measures whether sessions survive when an app runs on several replicas')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  addLoadFlags(
+    program
+      .command('run')
+      .description('run a scenario file, or a URL in quick mode (ab-style)')
+      .argument('[scenario]', 'scenario file (.yaml, .yml, .json) or a URL for quick mode'),
+  )
+    .option('--target <url>', "base URL; overrides the scenario's target")
+    .option('--login-form <path>', 'quick mode: log in through the form at this path first')
+    .option('--login-action <path>', 'quick mode: where the form is posted (default: the form path)')
+    .option('--username-field <name>', 'quick mode: username field name (default username)')
+    .option('--password-field <name>', 'quick mode: password field name (default password)')
+    .option('--nav <path>', 'quick mode: page to visit after login, repeatable (in order)', collect)
+    .option('--label <text>', 'name of this run in reports and comparisons')
+    .option('--json <file>', 'write the result as versioned JSON (atomically)')
+    .action(async (scenario: string | undefined, flags: RunFlags) => {
+      setExit(await runCommand(io, scenario, flags));
+    });
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Never throws for user mistakes. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const ac = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`\nsession-bench: ${sig} received, stopping and writing partial results (again to quit now)\n`);
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const io = processIo(ac.signal);
+  let code: number = ExitCode.ok;
+  try {
+    const program = buildProgram(io, (c) => {
+      code = c;
+    });
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    code = handleError(io, err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return code;
+}
+
+function handleError(io: Io, err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; commander already printed its message for usage errors.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.invalidInput;
+  }
+  if (err instanceof SessionBenchError) {
+    io.stderr.write(`session-bench: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    return err.exitCode;
+  }
+  io.stderr.write(`session-bench: internal error (please report it):\n${(err as Error)?.stack ?? String(err)}\n`);
+  return 70;
+}

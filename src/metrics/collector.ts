@@ -1,0 +1,277 @@
+/**
+ * Turns what virtual users observe into counters and histograms. Every `record*` method is called on the
+ * request path: plain field updates, no allocation except for the rare loss event. `snapshot()` produces
+ * a JSON-safe, mergeable {@link MetricsSnapshot} (encoded histograms, exact counts), which is how worker
+ * threads hand their figures to the main thread and how a RunResult is built.
+ */
+import { ERROR_KINDS, type ErrorCounts, type ErrorKind, type LossEvent } from '../result.js';
+import { createLatencyHistogram, encodeHistogram, mergeEncoded, percentileMs, type Histogram } from './histogram.js';
+
+/** Loss events kept in a result; counts stay exact beyond it. */
+export const MAX_LOSS_EVENTS = 200;
+
+export interface StepMeta {
+  readonly name: string;
+  readonly phase: 'login' | 'flow';
+  readonly method: string;
+}
+
+const zeroErrors = (): ErrorCounts => Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) as ErrorCounts;
+
+class StepStats {
+  requests = 0;
+  failed = 0;
+  losses = 0;
+  /** Index = HTTP status (100..599). */
+  readonly byStatus = new Uint32Array(600);
+  readonly errors = zeroErrors();
+  readonly latency: Histogram = createLatencyHistogram();
+}
+
+export interface StepSnapshot extends StepMeta {
+  requests: number;
+  failed: number;
+  losses: number;
+  byStatus: Record<string, number>;
+  errors: ErrorCounts;
+  /** Encoded HDR histogram, microseconds. */
+  hdr: string;
+}
+
+/** Exact, mergeable figures of (part of) a run. */
+export interface MetricsSnapshot {
+  steps: StepSnapshot[];
+  bytesReceived: number;
+  logins: number;
+  loginFailures: number;
+  lastLoginFailure: string | null;
+  losses: number;
+  flowRequests: number;
+  flowRequestsKept: number;
+  flowIterations: number;
+  flowIterationsKept: number;
+  droppedIterations: number;
+  lossEvents: LossEvent[];
+  lossEventsDropped: number;
+  backends: Record<string, number>;
+  /** Per whole second since start: [requests, failed, losses]. */
+  timeline: [number, number, number][];
+  lastError: string | null;
+}
+
+export class Collector {
+  private readonly steps: StepStats[];
+  /** Every response (all steps), for the overall latency and progress. */
+  private readonly overall: Histogram = createLatencyHistogram();
+  requests = 0;
+  responses = 0;
+  failed = 0;
+  errors = 0;
+  bytesReceived = 0;
+  logins = 0;
+  loginFailures = 0;
+  lastLoginFailure: string | null = null;
+  lastError: string | null = null;
+  losses = 0;
+  flowRequests = 0;
+  flowRequestsKept = 0;
+  flowIterations = 0;
+  flowIterationsKept = 0;
+  droppedIterations = 0;
+  private readonly lossEvents: LossEvent[] = [];
+  private lossEventsDropped = 0;
+  private readonly backends = new Map<string, number>();
+  private readonly timeline: [number, number, number][] = [];
+
+  /** @param startMs performance.now() at the run's start; timestamps are relative to it. */
+  constructor(
+    readonly stepMeta: readonly StepMeta[],
+    private readonly startMs: number,
+  ) {
+    this.steps = stepMeta.map(() => new StepStats());
+  }
+
+  private bucket(nowMs: number): [number, number, number] {
+    const s = Math.max(0, Math.floor((nowMs - this.startMs) / 1000));
+    let b = this.timeline[s];
+    if (b === undefined) {
+      for (let i = this.timeline.length; i <= s; i++) this.timeline[i] = [0, 0, 0];
+      b = this.timeline[s]!;
+    }
+    return b;
+  }
+
+  /** A response arrived. `failed`: it did not meet the step's expectation. */
+  recordResponse(step: number, latencyUs: number, status: number, bytes: number, backend: string | null, failed: boolean, nowMs: number): void {
+    const st = this.steps[step]!;
+    st.requests++;
+    if (status >= 100 && status < 600) st.byStatus[status]!++;
+    st.latency.recordValue(latencyUs);
+    this.overall.recordValue(latencyUs);
+    this.requests++;
+    this.responses++;
+    this.bytesReceived += bytes;
+    const b = this.bucket(nowMs);
+    b[0]++;
+    if (failed) {
+      st.failed++;
+      this.failed++;
+      b[1]++;
+    }
+    if (backend !== null) this.backends.set(backend, (this.backends.get(backend) ?? 0) + 1);
+  }
+
+  /** A request got no response (refused, reset, timeout...). Not part of the latency histograms. */
+  recordError(step: number, kind: ErrorKind, err: unknown, nowMs: number): void {
+    const st = this.steps[step]!;
+    st.requests++;
+    st.failed++;
+    st.errors[kind]++;
+    this.requests++;
+    this.failed++;
+    this.errors++;
+    const b = this.bucket(nowMs);
+    b[0]++;
+    b[1]++;
+    this.lastError = `${kind}: ${(err as Error)?.message ?? String(err)}`;
+  }
+
+  /** A flow request showed the session was lost (its response was already recorded). */
+  recordLoss(step: number, event: LossEvent, nowMs: number): void {
+    this.steps[step]!.losses++;
+    this.losses++;
+    this.bucket(nowMs)[2]++;
+    if (this.lossEvents.length < MAX_LOSS_EVENTS) this.lossEvents.push(event);
+    else this.lossEventsDropped++;
+  }
+
+  recordLogin(ok: boolean, failureReason?: string): void {
+    if (ok) this.logins++;
+    else {
+      this.loginFailures++;
+      if (failureReason !== undefined) this.lastLoginFailure = failureReason;
+    }
+  }
+
+  /** A flow step got its final response; `kept` unless it showed a session loss. */
+  recordFlowRequest(kept: boolean): void {
+    this.flowRequests++;
+    if (kept) this.flowRequestsKept++;
+  }
+
+  /** A flow iteration ended: all steps done (`kept`), or cut short by a session loss. */
+  recordIteration(kept: boolean): void {
+    this.flowIterations++;
+    if (kept) this.flowIterationsKept++;
+  }
+
+  recordDroppedIteration(): void {
+    this.droppedIterations++;
+  }
+
+  /** p99 so far in ms (progress lines). */
+  p99Ms(): number {
+    return percentileMs(this.overall, 99);
+  }
+
+  /** Milliseconds since start for an event timestamp. */
+  sinceStart(nowMs: number): number {
+    return Math.round((nowMs - this.startMs) * 1000) / 1000;
+  }
+
+  snapshot(): MetricsSnapshot {
+    return {
+      steps: this.steps.map((st, i) => {
+        const byStatus: Record<string, number> = {};
+        st.byStatus.forEach((n, code) => {
+          if (n > 0) byStatus[String(code)] = n;
+        });
+        return {
+          ...this.stepMeta[i]!,
+          requests: st.requests,
+          failed: st.failed,
+          losses: st.losses,
+          byStatus,
+          errors: { ...st.errors },
+          hdr: encodeHistogram(st.latency),
+        };
+      }),
+      bytesReceived: this.bytesReceived,
+      logins: this.logins,
+      loginFailures: this.loginFailures,
+      lastLoginFailure: this.lastLoginFailure,
+      losses: this.losses,
+      flowRequests: this.flowRequests,
+      flowRequestsKept: this.flowRequestsKept,
+      flowIterations: this.flowIterations,
+      flowIterationsKept: this.flowIterationsKept,
+      droppedIterations: this.droppedIterations,
+      lossEvents: [...this.lossEvents],
+      lossEventsDropped: this.lossEventsDropped,
+      backends: Object.fromEntries(this.backends),
+      timeline: this.timeline.map((b) => [...b] as [number, number, number]),
+      lastError: this.lastError,
+    };
+  }
+}
+
+const addCounts = (into: Record<string, number>, from: Record<string, number>): void => {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+};
+
+/**
+ * Merges snapshots of the same scenario (e.g. one per worker thread): counts are summed, histograms
+ * are added as histograms (never by averaging percentiles), loss events are interleaved by time.
+ */
+export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapshot {
+  if (parts.length === 1) return parts[0]!;
+  const first = parts[0]!;
+  const steps: StepSnapshot[] = first.steps.map((s, i) => {
+    const byStatus: Record<string, number> = {};
+    const errors = zeroErrors();
+    let requests = 0;
+    let failed = 0;
+    let losses = 0;
+    for (const p of parts) {
+      const ps = p.steps[i]!;
+      requests += ps.requests;
+      failed += ps.failed;
+      losses += ps.losses;
+      addCounts(byStatus, ps.byStatus);
+      for (const k of ERROR_KINDS) errors[k] += ps.errors[k];
+    }
+    return { name: s.name, phase: s.phase, method: s.method, requests, failed, losses, byStatus, errors, hdr: encodeHistogram(mergeEncoded(parts.map((p) => p.steps[i]!.hdr))) };
+  });
+  const sum = (f: (p: MetricsSnapshot) => number): number => parts.reduce((a, p) => a + f(p), 0);
+  const backends: Record<string, number> = {};
+  for (const p of parts) addCounts(backends, p.backends);
+  const timeline: [number, number, number][] = [];
+  for (const p of parts) {
+    p.timeline.forEach((b, s) => {
+      const t = (timeline[s] ??= [0, 0, 0]);
+      t[0] += b[0];
+      t[1] += b[1];
+      t[2] += b[2];
+    });
+  }
+  for (let s = 0; s < timeline.length; s++) timeline[s] ??= [0, 0, 0];
+  const events = parts.flatMap((p) => p.lossEvents).sort((a, b) => a.atMs - b.atMs);
+  return {
+    steps,
+    bytesReceived: sum((p) => p.bytesReceived),
+    logins: sum((p) => p.logins),
+    loginFailures: sum((p) => p.loginFailures),
+    lastLoginFailure: parts.map((p) => p.lastLoginFailure).find((x) => x !== null) ?? null,
+    losses: sum((p) => p.losses),
+    flowRequests: sum((p) => p.flowRequests),
+    flowRequestsKept: sum((p) => p.flowRequestsKept),
+    flowIterations: sum((p) => p.flowIterations),
+    flowIterationsKept: sum((p) => p.flowIterationsKept),
+    droppedIterations: sum((p) => p.droppedIterations),
+    lossEvents: events.slice(0, MAX_LOSS_EVENTS),
+    lossEventsDropped: sum((p) => p.lossEventsDropped) + Math.max(0, events.length - MAX_LOSS_EVENTS),
+    backends,
+    timeline,
+    lastError: parts.map((p) => p.lastError).find((x) => x !== null) ?? null,
+  };
+}

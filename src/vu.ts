@@ -1,0 +1,426 @@
+/**
+ * A virtual user: one cookie jar, its own connection(s) (or the shared pool), its own variables. It logs
+ * in, walks the flow, and when a response shows the session was lost, records a loss event, logs in
+ * again and goes on. It never formats output: everything it sees goes to the Collector.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import { VuCookieJar } from './cookies.js';
+import { classifyError, Exchange, type ExchangeRequest, type Transport } from './http.js';
+import type { Collector } from './metrics/collector.js';
+import { isLoginPath, lossInResponse, type LossReason, type TargetBase } from './session.js';
+import type { Scenario, Step } from './scenario.js';
+import { displayTemplate, renderTemplate, type Vars } from './template.js';
+import type { Credential } from './users.js';
+import { VERSION } from './version.js';
+
+/** Redirects followed per step before the last one is taken as the answer (browsers stop near 20). */
+export const MAX_REDIRECTS = 10;
+const USER_AGENT = `session-bench/${VERSION}`;
+
+/** Stop and budget decisions shared by every VU of a run (or of a worker thread). */
+export interface RunControl {
+  /** Set when no new request may start (duration over, budget spent, interrupted). */
+  readonly stopped: boolean;
+  /** Claims one request of the `-n` budget; false when the run is over. Called before every request. */
+  takeRequest(): boolean;
+  /** Aborts think-time waits when the run stops. */
+  readonly signal: AbortSignal;
+}
+
+/** A URL split the way undici's dispatch wants it. */
+export interface ResolvedUrl {
+  readonly origin: string;
+  /** Path and query. */
+  readonly path: string;
+  readonly href: string;
+}
+
+/** Everything VUs of one run share, computed once. */
+export interface VuShared {
+  readonly scenario: Scenario;
+  readonly base: TargetBase;
+  readonly loginPaths: readonly string[];
+  readonly collector: Collector;
+  readonly control: RunControl;
+  /** Think time between flow steps when a step sets none. */
+  readonly thinkMs: number;
+  readonly timeoutMs: number;
+  /** Per step index: the resolved URL when constant, else null. */
+  readonly constantUrls: readonly (ResolvedUrl | null)[];
+  /** Per step index: how the exchange handles the response. */
+  readonly exchangeSpecs: readonly ExchangeRequest[];
+  /** Per step index: collect hidden form inputs from this step's page (the next step posts them). */
+  readonly captureHidden: readonly boolean[];
+}
+
+/** Resolves a step URL (path or absolute URL) against the target. Not on the hot path for constant URLs. */
+export function resolveStepUrl(text: string, base: TargetBase): ResolvedUrl {
+  if (/^https?:\/\//i.test(text)) {
+    const u = new URL(text);
+    return { origin: u.origin, path: u.pathname + u.search, href: u.href };
+  }
+  const path = base.basePath + (text.startsWith('/') ? text : `/${text}`);
+  return { origin: base.origin, path, href: base.origin + path };
+}
+
+function fromUrl(u: URL): ResolvedUrl {
+  return { origin: u.origin, path: u.pathname + u.search, href: u.href };
+}
+
+const HIDDEN_INPUT_TAG = /<input\b[^>]*>/gi;
+const ATTR_TYPE_HIDDEN = /\btype\s*=\s*["']?hidden\b/i;
+const ATTR_NAME = /\bname\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i;
+const ATTR_VALUE = /\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i;
+
+const decodeEntities = (s: string): string =>
+  s.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" })[e]!);
+
+/** Every `<input type="hidden">` name/value on a page, as a browser would submit them. */
+export function hiddenInputs(html: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const m of html.matchAll(HIDDEN_INPUT_TAG)) {
+    const tag = m[0];
+    if (!ATTR_TYPE_HIDDEN.test(tag)) continue;
+    const n = ATTR_NAME.exec(tag);
+    if (!n) continue;
+    const v = ATTR_VALUE.exec(tag);
+    out.push([decodeEntities(n[1] ?? n[2] ?? n[3] ?? ''), decodeEntities(v ? (v[1] ?? v[2] ?? v[3] ?? '') : '')]);
+  }
+  return out;
+}
+
+function jsonPath(value: unknown, path: readonly string[]): string | null {
+  let cur = value;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return null;
+    cur = Array.isArray(cur) && /^\d+$/.test(key) ? cur[Number(key)] : (cur as Record<string, unknown>)[key];
+  }
+  if (cur === undefined || cur === null) return null;
+  return typeof cur === 'string' ? cur : JSON.stringify(cur);
+}
+
+/** Outcome of one step. */
+enum Outcome {
+  Ok,
+  /** Response arrived but failed the expectation (or a login step failed). */
+  Failed,
+  /** No response (transport error). */
+  NoResponse,
+  /** The response showed the session was lost (flow steps only). */
+  Lost,
+  /** The run stopped before or during the step; nothing recorded. */
+  Stopped,
+}
+
+interface HeaderCacheEntry {
+  cookie: string | null;
+  headers: string[];
+}
+
+export class VirtualUser {
+  private readonly jar = new VuCookieJar();
+  private readonly exchange = new Exchange();
+  private readonly vars: Vars;
+  private loggedIn = false;
+  private iteration = 0;
+  /** Backend that answered the last login step, for loss events. */
+  private loginBackend: string | null = null;
+  private lastBackend: string | null = null;
+  private failureReason = '';
+  private hidden: [string, string][] = [];
+  private readonly headerCache: (HeaderCacheEntry | undefined)[] = [];
+  private stoppedByAbort = false;
+
+  constructor(
+    readonly id: number,
+    credential: Credential | undefined,
+    private readonly shared: VuShared,
+    private readonly transport: Transport,
+  ) {
+    this.vars = { vu: String(id), iteration: '0', username: credential?.username ?? '', password: credential?.password ?? '' };
+  }
+
+  /** Closed model: log in, loop the flow until the run stops. */
+  async run(): Promise<void> {
+    while (!this.shared.control.stopped) {
+      if ((await this.runIteration()) === Outcome.Stopped) return;
+    }
+  }
+
+  /**
+   * One iteration: log in if needed, then walk the flow once. Returns Stopped when the run ended midway.
+   * The open model calls this directly; `intendedStartMs` is then the scheduled start, and the first
+   * request's latency is measured from it (coordinated-omission correction).
+   */
+  async runIteration(intendedStartMs?: number): Promise<Outcome> {
+    const { scenario, collector } = this.shared;
+    let scheduled = intendedStartMs;
+    if (scenario.login.length > 0 && !this.loggedIn) {
+      const r = await this.login(scheduled);
+      scheduled = undefined;
+      if (r !== Outcome.Ok) return r;
+    }
+    this.iteration++;
+    this.vars.iteration = String(this.iteration);
+    const flow = scenario.flow;
+    for (let i = 0; i < flow.length; i++) {
+      const step = flow[i]!;
+      const r = await this.execStep(step, scheduled);
+      scheduled = undefined;
+      if (r === Outcome.Stopped) return r;
+      if (r !== Outcome.NoResponse) collector.recordFlowRequest(r !== Outcome.Lost);
+      if (r === Outcome.Lost) {
+        this.loggedIn = false;
+        collector.recordIteration(false);
+        return r;
+      }
+      if (!(await this.think(step.thinkMs ?? this.shared.thinkMs))) return Outcome.Stopped;
+    }
+    collector.recordIteration(true);
+    return Outcome.Ok;
+  }
+
+  /** Aborts the request in flight; it will not be recorded. */
+  abort(): void {
+    this.stoppedByAbort = true;
+    this.exchange.abort();
+  }
+
+  private async login(intendedStartMs: number | undefined): Promise<Outcome> {
+    let scheduled = intendedStartMs;
+    for (const step of this.shared.scenario.login) {
+      const r = await this.execStep(step, scheduled);
+      scheduled = undefined;
+      if (r === Outcome.Stopped) return r;
+      if (r !== Outcome.Ok) {
+        this.shared.collector.recordLogin(false, this.failureReason);
+        return Outcome.Failed;
+      }
+      if (step.thinkMs !== null && !(await this.think(step.thinkMs))) return Outcome.Stopped;
+    }
+    this.loggedIn = true;
+    this.loginBackend = this.lastBackend;
+    this.shared.collector.recordLogin(true);
+    return Outcome.Ok;
+  }
+
+  private async think(ms: number): Promise<boolean> {
+    if (ms <= 0) return !this.shared.control.stopped;
+    try {
+      await sleep(ms, undefined, { signal: this.shared.control.signal });
+    } catch {
+      return false;
+    }
+    return !this.shared.control.stopped;
+  }
+
+  private buildBody(step: Step): { body: string; contentType: string } | null {
+    const b = step.body;
+    const vars = this.vars;
+    switch (b.kind) {
+      case 'none':
+        if (!step.hiddenInputs) return null;
+        return { body: new URLSearchParams(this.hidden).toString(), contentType: 'application/x-www-form-urlencoded' };
+      case 'form': {
+        const params = new URLSearchParams(step.hiddenInputs ? this.hidden : undefined);
+        for (const [k, t] of b.fields) params.set(k, renderTemplate(t, vars));
+        return { body: params.toString(), contentType: 'application/x-www-form-urlencoded' };
+      }
+      case 'json':
+        return {
+          body: JSON.stringify(b.value, (_k, v: unknown) => {
+            if (typeof v !== 'string') return v;
+            const t = b.strings.get(v);
+            return t ? renderTemplate(t, vars) : v;
+          }),
+          contentType: 'application/json',
+        };
+      case 'raw':
+        return { body: renderTemplate(b.template, vars), contentType: 'text/plain' };
+    }
+  }
+
+  /** Request headers; cached per step while the cookie header (a cached string) stays the same. */
+  private headersFor(step: Step, cookie: string | null, contentType: string | null): string[] {
+    const cached = this.headerCache[step.index];
+    const cacheable = contentType === null && step.headers.every(([, t]) => t.constant !== null);
+    if (cacheable && cached !== undefined && cached.cookie === cookie) return cached.headers;
+    const headers: string[] = [];
+    let hasUa = false;
+    for (const [k, t] of step.headers) {
+      headers.push(k, renderTemplate(t, this.vars));
+      if (k === 'user-agent') hasUa = true;
+    }
+    if (!hasUa) headers.push('user-agent', USER_AGENT);
+    if (contentType !== null && !step.headers.some(([k]) => k === 'content-type')) headers.push('content-type', contentType);
+    if (cookie !== null) headers.push('cookie', cookie);
+    if (cacheable) this.headerCache[step.index] = { cookie, headers };
+    return headers;
+  }
+
+  private fail(reason: string): Outcome {
+    this.failureReason = reason;
+    return Outcome.Failed;
+  }
+
+  /** Sends one step, following redirects; records every request; returns what happened. */
+  private async execStep(step: Step, intendedStartMs: number | undefined): Promise<Outcome> {
+    const { control, collector, scenario, loginPaths } = this.shared;
+    const spec = this.shared.exchangeSpecs[step.index]!;
+    let url = this.shared.constantUrls[step.index] ?? resolveStepUrl(renderTemplate(step.url, this.vars), this.shared.base);
+    let method = step.method;
+    let payload = this.buildBody(step);
+    let scheduled = intendedStartMs;
+    const ex = this.exchange;
+    for (let hop = 0; ; hop++) {
+      if (!control.takeRequest()) return Outcome.Stopped;
+      const cookie = this.jar.headerFor(url.href, Date.now());
+      const opts: Dispatcher.DispatchOptions = {
+        origin: url.origin,
+        path: url.path,
+        method,
+        headers: this.headersFor(step, cookie, payload?.contentType ?? null),
+        body: payload?.body ?? null,
+        reset: this.transport.reset,
+        headersTimeout: this.shared.timeoutMs,
+        bodyTimeout: this.shared.timeoutMs,
+      };
+      await ex.send(this.transport.dispatcherFor(url.origin), opts, spec);
+      if (this.stoppedByAbort) return Outcome.Stopped;
+      const now = ex.endMs;
+      const startedAt = scheduled !== undefined && scheduled < ex.startMs ? scheduled : ex.startMs;
+      scheduled = undefined;
+      const latencyUs = Math.max(1, Math.round((now - startedAt) * 1000));
+      if (ex.error !== null) {
+        collector.recordError(step.index, classifyError(ex.error), ex.error, now);
+        this.failureReason = `${step.name}: ${(ex.error as Error).message ?? ex.error}`;
+        return Outcome.NoResponse;
+      }
+      if (ex.setCookies !== null) this.jar.store(ex.setCookies, url.href);
+      const status = ex.status;
+      if (ex.servedBy !== null) this.lastBackend = ex.servedBy;
+
+      if (status >= 300 && status < 400 && ex.location !== null) {
+        let next: URL | null = null;
+        try {
+          next = new URL(ex.location, url.href);
+        } catch {
+          next = null;
+        }
+        if (next !== null && loginPaths.length > 0 && isLoginPath(next.pathname, loginPaths) && !this.expectsLocation(step, next)) {
+          if (step.phase === 'flow') {
+            collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+            this.recordLoss(step, url, status, 'redirect-to-login', now);
+            return Outcome.Lost;
+          }
+          collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+          return this.fail(`${step.name}: answered ${status} back to the login page (${ex.location})`);
+        }
+        if (next !== null && step.followRedirects && hop < MAX_REDIRECTS) {
+          collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+          url = fromUrl(next);
+          if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
+            method = 'GET';
+            payload = null;
+          }
+          continue;
+        }
+      }
+
+      // The final response of this step.
+      if (step.phase === 'flow') {
+        const loss = lossInResponse(status, ex.body, scenario.session);
+        if (loss !== null) {
+          collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+          this.recordLoss(step, url, status, loss, now);
+          return Outcome.Lost;
+        }
+      } else if (status >= 200 && status < 300 && scenario.session.lostBodyMatch !== null && step.index === scenario.login.length - 1 && ex.body !== null && scenario.session.lostBodyMatch.test(ex.body)) {
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+        return this.fail(`${step.name}: answered the login form again`);
+      }
+      const problem = this.checkExpectation(step, url, status);
+      const extractProblem = problem === null ? this.extract(step) : null;
+      if (this.shared.captureHidden[step.index] && ex.body !== null) this.hidden = hiddenInputs(ex.body);
+      const failed = problem !== null || extractProblem !== null;
+      collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, failed, now);
+      return failed ? this.fail(`${step.name}: ${problem ?? extractProblem}`) : Outcome.Ok;
+    }
+  }
+
+  /** A step that expects a redirect to the login path (e.g. logout) is not a loss. */
+  private expectsLocation(step: Step, next: URL): boolean {
+    const loc = step.expect.location;
+    return loc !== null && (next.pathname === loc || next.pathname + next.search === loc);
+  }
+
+  private checkExpectation(step: Step, url: ResolvedUrl, status: number): string | null {
+    const ex = this.exchange;
+    const e = step.expect;
+    if (e.statuses !== null) {
+      if (!e.statuses.has(status)) return `expected status ${[...e.statuses].join(' or ')}, got ${status}`;
+    } else if (status >= 400) return `status ${status}`;
+    if (e.location !== null) {
+      if (ex.location === null) return `expected a redirect to ${e.location}, got no Location`;
+      let target: URL;
+      try {
+        target = new URL(ex.location, url.href);
+      } catch {
+        return `invalid Location "${ex.location}"`;
+      }
+      const want = e.location.includes('?') ? target.pathname + target.search : target.pathname;
+      if (want !== e.location && target.href !== e.location && !want.endsWith(e.location)) {
+        return `expected a redirect to ${e.location}, got ${ex.location}`;
+      }
+    }
+    if (e.bodyMatch !== null && (ex.body === null || !e.bodyMatch.test(ex.body))) {
+      return `body does not match /${e.bodyMatch.source}/`;
+    }
+    return null;
+  }
+
+  private extract(step: Step): string | null {
+    const ex = this.exchange;
+    let h = 0;
+    for (const x of step.extract) {
+      let value: string | null = null;
+      if (x.kind === 'header') value = ex.captured[h++] ?? null;
+      else if (ex.body !== null) {
+        if (x.kind === 'json') {
+          try {
+            value = jsonPath(JSON.parse(ex.body), x.path);
+          } catch {
+            value = null;
+          }
+        } else {
+          const m = x.regex.exec(ex.body);
+          if (m) value = x.kind === 'regex' ? (m[x.group] ?? null) : decodeEntities(m[1] ?? m[2] ?? m[3] ?? '');
+        }
+      }
+      if (value === null) return `extract ${x.name}: no match`;
+      this.vars[x.name] = value;
+    }
+    return null;
+  }
+
+  private recordLoss(step: Step, url: ResolvedUrl, status: number, reason: LossReason, nowMs: number): void {
+    const { collector } = this.shared;
+    collector.recordLoss(
+      step.index,
+      {
+        atMs: collector.sinceStart(nowMs),
+        vu: this.id,
+        step: step.name,
+        url: step.url.usesSecret ? displayTemplate(step.url, this.vars) : url.path,
+        status,
+        reason,
+        backend: this.exchange.servedBy,
+        loginBackend: this.loginBackend,
+      },
+      nowMs,
+    );
+  }
+}
+
+
