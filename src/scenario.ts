@@ -18,11 +18,29 @@ type MethodKey = (typeof METHODS)[number];
 // ---------------------------------------------------------------------------------------------------
 // File schema (the documented contract: fields may be added, never renamed)
 
-const Duration = z.union([z.string(), z.number()]);
-const StatusList = z.union([z.number().int(), z.array(z.number().int()).min(1)]);
+// Field-level checks live in the schema so that every problem in a file is reported in one pass.
+const Duration = z.union([z.string(), z.number()]).refine((v) => parseDurationMs(v) !== undefined, {
+  error: (iss) => `invalid duration "${String(iss.input)}" (use e.g. 500ms, 30s, 2m)`,
+});
+const Status = z
+  .number()
+  .int()
+  .refine((s) => s >= 100 && s <= 599, { error: (iss) => `expected a status 100-599, got ${String(iss.input)}` });
+const StatusList = z.union([Status, z.array(Status).min(1)]);
+const regexError = (source: string): string | null => {
+  try {
+    new RegExp(source);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
+const Regex = z.string().refine((s) => regexError(s) === null, {
+  error: (iss) => `invalid regular expression "${String(iss.input)}": ${regexError(String(iss.input))}`,
+});
 
 const ExtractSchema = z.union([
-  z.strictObject({ regex: z.string(), group: z.number().int().nonnegative().optional() }),
+  z.strictObject({ regex: Regex, group: z.number().int().nonnegative().optional() }),
   z.strictObject({ header: z.string().min(1) }),
   z.strictObject({ json: z.string().min(1) }),
   z.strictObject({ input: z.string().min(1) }),
@@ -48,7 +66,7 @@ const StepSchema = z
       .strictObject({
         status: StatusList.optional(),
         location: z.string().optional(),
-        bodyMatch: z.string().optional(),
+        bodyMatch: Regex.optional(),
       })
       .optional(),
     followRedirects: z.boolean().optional(),
@@ -82,8 +100,8 @@ export const ScenarioFileSchema = z.strictObject({
   session: z
     .strictObject({
       loginPath: z.string().optional(),
-      lostStatus: z.array(z.number().int()).optional(),
-      lostBodyMatch: z.string().optional(),
+      lostStatus: z.array(Status).optional(),
+      lostBodyMatch: Regex.optional(),
       servedByHeader: z.string().min(1).optional(),
     })
     .optional(),
