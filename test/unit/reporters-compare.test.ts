@@ -1,0 +1,389 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, UsageError } from '../../src/errors.js';
+import type { RunResult } from '../../src/result.js';
+import {
+  deltaPct,
+  formatComparison,
+  formatConclusion,
+  loadResultFile,
+  type ComparedRun,
+  type ComparisonJson,
+} from '../../src/reporters/compare.js';
+import { formatJson, writeResultFile } from '../../src/reporters/json.js';
+import { fakeResult, latencyOf, lossEvent } from '../helpers/fake-result.js';
+
+const ANSI = /\x1b\[/;
+const GREEN = '\x1b[32m';
+const RED = '\x1b[31m';
+
+interface RunSpec {
+  label?: string;
+  file?: string;
+  /** Requests per second: requests over a fixed 10 s run. */
+  rps: number;
+  losses?: number;
+  retention?: number | null;
+  tracked?: boolean;
+  failed?: number;
+  latencyMs?: number[];
+  meta?: RunResult['meta'];
+}
+
+/** A run with the given throughput and session outcome; everything else constant. */
+function run(spec: RunSpec): ComparedRun {
+  const losses = spec.losses ?? 0;
+  const tracked = spec.tracked ?? true;
+  const retention = spec.retention !== undefined ? spec.retention : losses === 0 ? 1 : 0.5;
+  const total = spec.rps * 10;
+  return {
+    file: spec.file ?? `results/${(spec.label ?? 'run').replace(/\W+/g, '-')}.json`,
+    result: fakeResult({
+      label: spec.label ?? '',
+      durationMs: 10_000,
+      options: { concurrency: 100 },
+      requests: { total, ok: total - (spec.failed ?? 0), failed: spec.failed ?? 0 },
+      latency: latencyOf(spec.latencyMs ?? [10, 20, 30]),
+      meta: spec.meta ?? {},
+      session: tracked
+        ? { retention, flowRetention: retention, losses, flowRequests: 10_000, flowRequestsKept: 10_000 - losses }
+        : { tracked: false, retention: null, flowRetention: null, losses: 0, flowRequests: 0, flowRequestsKept: 0 },
+    }),
+  };
+}
+
+describe('deltaPct', () => {
+  it.each([
+    [190, 100, 90],
+    [50, 100, -50],
+    [0, 0, 0],
+    [5, 0, null],
+    [null, 1, null],
+    [1, null, null],
+  ] as const)('deltaPct(%s, %s) = %s', (v, b, expected) => {
+    const d = deltaPct(v, b);
+    if (expected === null) expect(d).toBeNull();
+    else expect(d).toBeCloseTo(expected, 9);
+  });
+});
+
+describe('formatComparison', () => {
+  // The story's ab table: 1 replica at 50.23 req/s, 2 replicas sticky at 95.12 req/s.
+  const baseline = run({ label: '1 replica', rps: 50, latencyMs: [10, 20, 30], meta: { replicas: 1 } });
+  const faster = run({
+    label: '2 replicas round-robin',
+    rps: 95,
+    losses: 500,
+    retention: 0.5,
+    latencyMs: [20, 40, 60],
+    meta: { replicas: 2 },
+  });
+  const runs = [baseline, faster];
+
+  it('shows deltas against the first run with their sign', () => {
+    const text = formatComparison(runs, { format: 'table', color: false });
+    expect(text).toContain('95.00 (+90.0%)'); // rps
+    expect(text).toContain('50.00%'); // retention
+    expect(text).toContain('(-50.0%)'); // retention 100% -> 50%
+    expect(text).toContain('500 (was 0)'); // losses: no finite percentage from 0
+    expect(text).not.toMatch(ANSI);
+    // The baseline row carries no delta.
+    const baseRow = text.split('\n').find((l) => l.includes('1 replica'))!;
+    expect(baseRow).not.toContain('%)');
+  });
+
+  it('colors better green and worse red, by the direction of each figure', () => {
+    const text = formatComparison(runs, { format: 'table', color: true });
+    expect(text).toContain(`95.00 ${GREEN}(+90.0%)`); // higher rps is better
+    expect(text).toContain(`40.0 ${RED}(+100.0%)`); // higher p50 is worse
+    expect(text).toContain(`50.00% ${RED}(-50.0%)`); // lower retention is worse
+    expect(text).toContain(`500 ${RED}(was 0)`); // more losses is worse
+
+    const slower = run({ label: 'slow', rps: 25, latencyMs: [5, 10, 15] });
+    const text2 = formatComparison([baseline, slower], { format: 'table', color: true });
+    expect(text2).toContain(`25.00 ${RED}(-50.0%)`);
+    expect(text2).toContain(`10.0 ${GREEN}(-50.0%)`); // lower p50 is better
+  });
+
+  it('shows Replicas from meta, or - when unknown, and the file base name when the label is empty', () => {
+    const unlabeled = run({ file: '/tmp/out/b.json', rps: 60 });
+    const text = formatComparison([baseline, unlabeled], { format: 'markdown', color: false });
+    const row = text.split('\n')[3]!;
+    expect(row.startsWith('| b.json | - | 60.00 (+20.0%) |')).toBe(true);
+  });
+
+  it('writes n/a for runs that do not track sessions', () => {
+    const untracked = run({ label: 'ab-like', rps: 100, tracked: false });
+    const text = formatComparison([baseline, untracked], { format: 'markdown', color: true });
+    const cells = text.split('\n')[3]!.split(' | ');
+    expect(cells.slice(-3)).toEqual(['n/a', 'n/a', 'n/a |']);
+  });
+
+  it('renders a GitHub markdown table without colors', () => {
+    const piped = run({ label: 'a | b', rps: 50 });
+    const text = formatComparison([...runs, piped], { format: 'markdown', color: true });
+    expect(text).not.toMatch(ANSI);
+    const lines = text.trimEnd().split('\n');
+    expect(lines).toHaveLength(2 + 3);
+    expect(lines[0]).toBe(
+      '| Run | Replicas | Requests/sec | Time/request (ms) | p50 (ms) | p95 (ms) | p99 (ms) | Failed requests | Session retention | Flow retention | Losses |',
+    );
+    expect(lines[1]).toBe('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    // Same number of (unescaped) cell separators on every line.
+    const cols = (l: string): number => l.replace(/\\\|/g, '').split('|').length;
+    for (const l of lines) expect(cols(l)).toBe(cols(lines[0]!));
+    expect(lines[4]).toContain('| a \\| b |');
+  });
+
+  it('renders json with per-run figures and deltas', () => {
+    const doc = JSON.parse(formatComparison(runs, { format: 'json', color: true })) as ComparisonJson;
+    expect(doc.schemaVersion).toBe(1);
+    expect(doc.baseline).toBe('1 replica');
+    expect(doc.runs.map((r) => r.label)).toEqual(['1 replica', '2 replicas round-robin']);
+    const [b, f] = doc.runs;
+    expect(b!.replicas).toBe(1);
+    expect(b!.rps).toBe(50);
+    // ab's definition: 100 concurrency * 10 s * 1000 / 500 requests.
+    expect(b!.timePerRequestMs).toBe(2000);
+    expect(b!.deltas.rps).toBe(0);
+    expect(f!.rps).toBe(95);
+    expect(f!.deltas.rps).toBeCloseTo(90, 9);
+    expect(f!.deltas.timePerRequestMs).toBeCloseTo((2000 * 50) / 95 / 20 - 100, 9);
+    expect(f!.retention).toBe(0.5);
+    expect(f!.deltas.retention).toBeCloseTo(-50, 9);
+    expect(f!.losses).toBe(500);
+    expect(f!.deltas.losses).toBeNull();
+    expect(Object.keys(f!.deltas).sort()).toEqual(
+      ['failed', 'flowRetention', 'losses', 'p50', 'p95', 'p99', 'retention', 'rps', 'timePerRequestMs'],
+    );
+  });
+
+  it('refuses an empty list', () => {
+    expect(() => formatComparison([], { format: 'table', color: false })).toThrow(UsageError);
+  });
+});
+
+describe('loadResultFile', () => {
+  let dir = '';
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = '';
+  });
+  const tmp = async (): Promise<string> => (dir = await mkdtemp(join(tmpdir(), 'sb-compare-')));
+
+  async function configError(path: string): Promise<ConfigError> {
+    const err = await loadResultFile(path).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+
+  it('reads back what writeResultFile wrote', async () => {
+    const path = join(await tmp(), 'a.json');
+    const r = fakeResult({ label: 'round trip' });
+    await writeResultFile(path, r);
+    expect(await loadResultFile(path)).toEqual(r);
+  });
+
+  it('names the file and every invalid field', async () => {
+    const path = join(await tmp(), 'bad.json');
+    const data = JSON.parse(formatJson(fakeResult())) as Record<string, any>;
+    data.latency.p50 = 'fast';
+    data.session.retention = 1.5;
+    await writeFile(path, JSON.stringify(data));
+    const err = await configError(path);
+    expect(err.source).toBe(path);
+    expect(err.issues.map((i) => i.path).sort()).toEqual(['latency.p50', 'session.retention']);
+    expect(err.message).toContain(path);
+    expect(err.message).toContain('latency.p50');
+  });
+
+  it('reports invalid JSON and unreadable files against (file)', async () => {
+    const d = await tmp();
+    await writeFile(join(d, 'trunc.json'), '{"schemaVersion": 1, "tool":');
+    const bad = await configError(join(d, 'trunc.json'));
+    expect(bad.issues[0]!.path).toBe('(file)');
+    expect(bad.issues[0]!.message).toMatch(/not valid JSON/);
+
+    const missing = await configError(join(d, 'missing.json'));
+    expect(missing.source).toBe(join(d, 'missing.json'));
+    expect(missing.issues[0]!.path).toBe('(file)');
+    expect(missing.issues[0]!.message).toMatch(/cannot read/);
+  });
+
+  it('names a schema version mismatch on its own', async () => {
+    const path = join(await tmp(), 'v2.json');
+    await writeFile(path, JSON.stringify({ schemaVersion: 2, whatever: true }));
+    const err = await configError(path);
+    expect(err.issues).toEqual([{ path: 'schemaVersion', message: expect.stringContaining('expected 1, got 2') }]);
+  });
+});
+
+describe('formatConclusion', () => {
+  const SURVIVAL_CLAIM = /kept every session|surviv|no session lost|sessions? (were |was )?kept/i;
+
+  /** The invariant the demo must never break: no row with losses is said to keep its sessions. */
+  function expectNoSurvivalClaimForLossyRuns(runs: readonly ComparedRun[], lines: readonly string[]): void {
+    for (const r of runs) {
+      if (r.result.session.losses === 0 && r.result.session.retention === 1) continue;
+      const name = r.result.label || r.file.split('/').at(-1)!;
+      for (const line of lines.filter((l) => l.startsWith(`${name}:`))) {
+        expect(line, line).not.toMatch(SURVIVAL_CLAIM);
+      }
+    }
+  }
+
+  describe('one verdict per run', () => {
+    it.each<[string, RunSpec, RegExp, RegExp | null]>([
+      ['no loss, full retention', { label: 'A', rps: 50 }, /^A: kept every session \(10,000 of 10,000 logged-in requests\)\.$/, null],
+      ['losses', { label: 'A', rps: 50, losses: 480, retention: 0.52 }, /^A: lost 480 sessions; retention 52\.00%\.$/, SURVIVAL_CLAIM],
+      [
+        'a single loss at 99.99%: never rounded to a survival',
+        { label: 'A', rps: 50, losses: 1, retention: 0.99996 },
+        /^A: lost 1 session; retention 99\.99%/,
+        /100/,
+      ],
+      [
+        'losses with a restart',
+        { label: 'A', rps: 50, losses: 12, retention: 0.98, meta: { restart: true, replicas: 2, balancer: 'sticky' } },
+        /^A: lost 12 sessions; retention 98\.00%; the losses came with the restart\.$/,
+        SURVIVAL_CLAIM,
+      ],
+      [
+        'no loss through a restart',
+        { label: 'A', rps: 50, meta: { restart: true, store: 'redis' } },
+        /^A: kept every session .*, through the restart\.$/,
+        null,
+      ],
+      [
+        'no logged-in request measured',
+        { label: 'A', rps: 50, retention: null },
+        /^A: no logged-in requests were measured, so whether sessions survive is unknown\.$/,
+        /kept every session/,
+      ],
+      ['untracked', { label: 'A', rps: 50, tracked: false }, /^A: sessions not tracked/, SURVIVAL_CLAIM],
+      ['failures are mentioned', { label: 'A', rps: 50, failed: 3 }, /; 3 failed requests\.$/, null],
+    ])('%s', (_name, spec, expected, forbidden) => {
+      const lines = formatConclusion([run(spec)]);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(expected);
+      if (forbidden) expect(lines[0]).not.toMatch(forbidden);
+    });
+
+    it('says how many recorded losses were answered by another replica than the login', () => {
+      const r = run({ label: 'RR', rps: 50, losses: 3, retention: 0.5 });
+      r.result.session.lossEvents = [
+        lossEvent({ backend: 'replica-2', loginBackend: 'replica-1' }),
+        lossEvent({ backend: 'replica-1', loginBackend: 'replica-1' }),
+        lossEvent({ backend: null, loginBackend: 'replica-1' }),
+      ];
+      expect(formatConclusion([r])[0]).toContain(
+        '; 1 of 2 recorded losses were answered by another replica than the one that served the login',
+      );
+    });
+  });
+
+  describe('throughput against the baseline', () => {
+    const one = { label: '1 replica', rps: 50, meta: { replicas: 1 } };
+    it.each<[string, RunSpec[], string[], RegExp[]]>([
+      [
+        'the best lossless run is faster',
+        [one, { label: '2 replicas Redis + restart', rps: 95, meta: { replicas: 2, store: 'redis', restart: true } }],
+        ['2 replicas Redis + restart: 1.9x the throughput of 1 replica (95.00 vs 50.00 req/s), with no session lost.'],
+        [],
+      ],
+      [
+        'picks the fastest of several lossless runs',
+        [one, { label: 'B', rps: 60 }, { label: 'C', rps: 120 }],
+        ['C: 2.4x the throughput of 1 replica (120.00 vs 50.00 req/s), with no session lost.'],
+        [/^B: [\d.]+x the throughput/],
+      ],
+      [
+        'a lossless run slower than the baseline is called slower',
+        [one, { label: 'B', rps: 40 }],
+        ['B: no session lost, but lower throughput than 1 replica: 0.8x (40.00 vs 50.00 req/s).'],
+        [/x the throughput of/],
+      ],
+      [
+        'a lossless run within 5% is about the same',
+        [one, { label: 'B', rps: 51 }],
+        ['B: about the same throughput as 1 replica (51.00 vs 50.00 req/s), with no session lost.'],
+        [/x the throughput of/],
+      ],
+      [
+        'no other run kept every session; the fastest lossy run is named',
+        [one, { label: 'RR', rps: 95, losses: 480, retention: 0.5 }],
+        ['No run other than 1 replica kept every session.', 'The fastest run, RR (95.00 req/s), lost 480 sessions.'],
+        [/x the throughput/, /with no session lost/],
+      ],
+      [
+        'no run kept every session',
+        [
+          { label: 'A', rps: 50, losses: 1, retention: 0.999 },
+          { label: 'B', rps: 60, losses: 2, retention: 0.998 },
+        ],
+        ['No run kept every session.', 'The fastest run, B (60.00 req/s), lost 2 sessions.'],
+        [/with no session lost/],
+      ],
+      [
+        'the fastest lossy run is not named when a lossless run is faster still',
+        [one, { label: 'RR', rps: 80, losses: 5, retention: 0.9 }, { label: 'Redis', rps: 90 }],
+        ['Redis: 1.8x the throughput of 1 replica (90.00 vs 50.00 req/s), with no session lost.'],
+        [/The fastest run/],
+      ],
+    ])('%s', (_name, specs, expected, forbidden) => {
+      const runs = specs.map(run);
+      const lines = formatConclusion(runs);
+      expect(lines.slice(0, runs.length)).toHaveLength(runs.length); // verdicts first
+      const summary = lines.slice(runs.length);
+      expect(summary).toEqual(expected);
+      for (const f of forbidden) for (const l of lines) expect(l).not.toMatch(f);
+      expectNoSurvivalClaimForLossyRuns(runs, lines);
+    });
+  });
+
+  it("replays the story's five configurations without ever crediting a lossy run", () => {
+    const runs = [
+      run({ label: '1 replica', rps: 50, meta: { replicas: 1, balancer: 'round-robin', store: 'memory' } }),
+      run({ label: '2 replicas round-robin', rps: 96, losses: 4800, retention: 0.5012, meta: { replicas: 2, balancer: 'round-robin', store: 'memory' } }),
+      run({ label: '2 replicas sticky', rps: 95, meta: { replicas: 2, balancer: 'sticky', store: 'memory' } }),
+      run({ label: '2 replicas sticky + restart', rps: 93, losses: 57, retention: 0.9431, meta: { replicas: 2, balancer: 'sticky', store: 'memory', restart: true } }),
+      run({ label: '2 replicas Redis + restart', rps: 94, meta: { replicas: 2, balancer: 'round-robin', store: 'redis', restart: true } }),
+    ];
+    const lines = formatConclusion(runs);
+    expect(lines).toEqual([
+      '1 replica: kept every session (10,000 of 10,000 logged-in requests).',
+      '2 replicas round-robin: lost 4,800 sessions; retention 50.12%.',
+      '2 replicas sticky: kept every session (10,000 of 10,000 logged-in requests).',
+      '2 replicas sticky + restart: lost 57 sessions; retention 94.31%; the losses came with the restart.',
+      '2 replicas Redis + restart: kept every session (10,000 of 10,000 logged-in requests), through the restart.',
+      '2 replicas sticky: 1.9x the throughput of 1 replica (95.00 vs 50.00 req/s), with no session lost.',
+      'The fastest run, 2 replicas round-robin (96.00 req/s), lost 4,800 sessions.',
+    ]);
+    expectNoSurvivalClaimForLossyRuns(runs, lines);
+  });
+
+  it('never claims survival for a lossy run, over many generated combinations', () => {
+    // Deterministic pseudo-random generator so a failure is reproducible.
+    let seed = 42;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 100; trial++) {
+      const n = 1 + Math.floor(rand() * 5);
+      const runs = Array.from({ length: n }, (_, i) => {
+        const lossy = rand() < 0.5;
+        return run({
+          label: `run ${i}`,
+          rps: 1 + Math.floor(rand() * 200),
+          losses: lossy ? 1 + Math.floor(rand() * 100) : 0,
+          retention: lossy ? rand() * 0.9999 : 1,
+          meta: { restart: rand() < 0.5 },
+        });
+      });
+      expectNoSurvivalClaimForLossyRuns(runs, formatConclusion(runs));
+    }
+  });
+});
