@@ -23,6 +23,9 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--user <name:password>', 'credentials, repeatable; replace the scenario users', collect)
     .option('--users <file>', 'CSV file with a header row username,password; replaces the scenario users')
     .option('--served-by <header>', 'response header that names the backend (e.g. x-served-by)')
+    .option('--rate <n>', 'open model: flow iterations started per second (e.g. 200 or 200/s), whatever the responses')
+    .option('--max-vus <n>', 'open model: most virtual users at once (default: --concurrency)')
+    .option('--workers <n>', 'worker threads sharing the virtual users, or auto (= cores - 1); default 1')
     .option('--insecure', 'accept any TLS certificate')
     .option('-q, --quiet', 'no progress output');
 }

@@ -205,6 +205,11 @@ function statusSet(value: number | number[] | undefined, path: string, issues: C
   return new Set(list);
 }
 
+/** Number of capture groups in a regex (an alternation with the empty string always matches ''). */
+function captureGroups(regex: RegExp): number {
+  return new RegExp(`${regex.source}|`).exec('')!.length - 1;
+}
+
 /** Escapes text for use inside a RegExp. */
 export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -214,7 +219,7 @@ export function escapeRegex(text: string): string {
 function inputValueRegex(name: string): RegExp {
   const n = escapeRegex(name);
   return new RegExp(
-    String.raw`<input(?=[^>]*\bname=["']?${n}["'\s/>])[^>]*\bvalue=(?:"([^"]*)"|'([^']*)'|([^\s>]*))`,
+    String.raw`<input(?=[^>]*\sname\s*=\s*["']?${n}["'\s/>])[^>]*\svalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*))`,
     'i',
   );
 }
@@ -271,7 +276,7 @@ function compileStep(
     const p = `${path}.extract.${name}`;
     if ('regex' in spec) {
       const regex = compileRegex(spec.regex, `${p}.regex`, issues);
-      if (regex) extract.push({ name, kind: 'regex', regex, group: spec.group ?? (regex.source.includes('(') ? 1 : 0) });
+      if (regex) extract.push({ name, kind: 'regex', regex, group: spec.group ?? (captureGroups(regex) > 0 ? 1 : 0) });
     } else if ('header' in spec) extract.push({ name, kind: 'header', header: spec.header.toLowerCase() });
     else if ('json' in spec) {
       const parts = spec.json.replace(/^\$\.?/, '').split('.').filter((s) => s !== '');

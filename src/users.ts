@@ -36,6 +36,7 @@ function parseCsvLine(line: string): string[] {
 
 /** Parses CSV text into credentials, adding problems to `issues` under `path`. */
 export function parseUsersCsv(text: string, path: string, issues: ConfigIssue[]): Credential[] {
+  const issuesBefore = issues.length;
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length === 0) {
     issues.push({ path, message: 'the users file is empty (expected a header row username,password)' });
@@ -62,7 +63,7 @@ export function parseUsersCsv(text: string, path: string, issues: ConfigIssue[])
     }
     users.push({ username, password });
   }
-  if (users.length === 0 && issues.length === 0) {
+  if (users.length === 0 && issues.length === issuesBefore) {
     issues.push({ path, message: 'the users file has a header row but no users' });
   }
   return users;
@@ -85,7 +86,9 @@ export function readUsersFile(file: string, path: string, issues: ConfigIssue[])
 export function parseUserFlag(value: string, issues: ConfigIssue[]): Credential | undefined {
   const i = value.indexOf(':');
   if (i <= 0) {
-    issues.push({ path: '--user', message: `expected NAME:PASSWORD, got "${value.slice(0, 40)}"` });
+    // Never echo what follows a colon: it is a password.
+    const got = i < 0 ? `"${value.slice(0, 40)}"` : 'an empty NAME';
+    issues.push({ path: '--user', message: `expected NAME:PASSWORD, got ${got}` });
     return undefined;
   }
   return { username: value.slice(0, i), password: value.slice(i + 1) };

@@ -35,12 +35,27 @@ export interface RunFlags {
   servedBy?: string;
   label?: string;
   json?: string;
+  rate?: string;
+  maxVus?: string;
+  workers?: string;
   insecure?: boolean;
   quiet?: boolean;
 }
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['per-vu', 'shared', 'new'];
 export const DEFAULT_CONCURRENCY = 10;
+
+/** `--rate 200`, `200/s`, `12000/m`: iterations per second. */
+function parseRate(f: FlagIssues, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|sec|second|m|min|minute))?\s*$/i.exec(value);
+  const n = m ? Number(m[1]) / (m[2] && m[2].toLowerCase().startsWith('m') ? 60 : 1) : NaN;
+  if (!(n > 0)) {
+    f.add('--rate', `expected iterations per second such as 200 or 200/s, got "${value}"`);
+    return undefined;
+  }
+  return n;
+}
 
 const isUrl = (s: string): boolean => /^https?:\/\//i.test(s);
 
@@ -57,6 +72,10 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   if (timeoutMs === 0) f.add('--timeout', 'must be more than 0');
   const connections = f.oneOf('--connections', flags.connections, CONNECTION_MODES);
   const target = f.url('--target', flags.target);
+  const rate = parseRate(f, flags.rate);
+  const maxVus = f.int('--max-vus', flags.maxVus, 1, 1_000_000);
+  if (maxVus !== undefined && rate === undefined) f.add('--max-vus', 'only with --rate (the open model)');
+  const workers = flags.workers === 'auto' ? 'auto' : f.int('--workers', flags.workers, 1, 256);
   const users: Credential[] = [];
   for (const u of flags.user ?? []) {
     const c = parseUserFlag(u, f.issues);
@@ -114,6 +133,9 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
       timeoutMs,
       connections,
       insecure: flags.insecure ?? false,
+      rate: rate ?? null,
+      maxVus: maxVus ?? null,
+      workers,
       label: flags.label,
     },
   };

@@ -1,0 +1,67 @@
+import { describe, it, expect } from 'vitest';
+import { formatDurationMs, parseDurationMs } from '../../src/duration.js';
+
+describe('parseDurationMs', () => {
+  it.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['2m', 120_000],
+    ['1h', 3_600_000],
+    ['1m30s', 90_000],
+    ['1h2m3s4ms', 3_723_004],
+    ['1.5s', 1500],
+    ['0s', 0],
+    ['  30s  ', 30_000],
+    ['250', 250],
+    ['0', 0],
+    ['12.5', 12.5],
+  ] as const)('%j -> %d ms', (text, ms) => {
+    expect(parseDurationMs(text)).toBe(ms);
+  });
+
+  it.each([
+    [250, 250],
+    [0, 0],
+  ] as const)('number %d -> %d ms', (n, ms) => {
+    expect(parseDurationMs(n)).toBe(ms);
+  });
+
+  it.each(['', '   ', 'abc', '3x', '-1s', '1m 30s', 's', '30sec', '1.s', '30s!', '1e3'])(
+    '%j is not a duration',
+    (text) => {
+      expect(parseDurationMs(text)).toBeUndefined();
+    },
+  );
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('number %d is not a duration', (n) => {
+    expect(parseDurationMs(n)).toBeUndefined();
+  });
+
+  it('is stateless between calls (the sticky regex is reset)', () => {
+    expect(parseDurationMs('3x')).toBeUndefined();
+    expect(parseDurationMs('1m30s')).toBe(90_000);
+    expect(parseDurationMs('1m30s')).toBe(90_000);
+  });
+});
+
+describe('formatDurationMs', () => {
+  it.each([
+    [0, '0ms'],
+    [250, '250ms'],
+    [999.4, '999ms'],
+    [1000, '1s'],
+    [1500, '1.5s'],
+    [30_000, '30s'],
+    [59_000, '59s'],
+    [60_000, '1m'],
+    [90_000, '1m30s'],
+    [120_000, '2m'],
+    [3_600_000, '60m'],
+  ] as const)('%d ms -> %s', (ms, text) => {
+    expect(formatDurationMs(ms)).toBe(text);
+  });
+
+  it.each([250, 1000, 30_000, 60_000, 90_000, 150_000])('round-trips %d ms through parseDurationMs', (ms) => {
+    expect(parseDurationMs(formatDurationMs(ms))).toBe(ms);
+  });
+});
