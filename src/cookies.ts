@@ -4,10 +4,12 @@
  * so that a request whose cookies did not change costs one Map lookup (the cache is cleared whenever a
  * Set-Cookie arrives, and an entry lapses when the first of its cookies expires).
  */
-import { CookieJar } from 'tough-cookie';
+import { Cookie, CookieJar } from 'tough-cookie';
 
 /** Cached entries per jar; URLs with per-VU ids stay few, so this only bounds pathological flows. */
 const MAX_CACHED_URLS = 64;
+/** The largest time a Date can hold. */
+const MAX_DATE_MS = 8.64e15;
 
 interface CachedHeader {
   header: string | null;
@@ -21,7 +23,19 @@ export class VuCookieJar {
 
   /** Stores every Set-Cookie value of a response received from `url`. Invalid cookies are ignored. */
   store(setCookies: readonly string[], url: string): void {
-    for (const c of setCookies) this.jar.setCookieSync(c, url, { ignoreError: true });
+    const now = Date.now();
+    for (const text of setCookies) {
+      const c = Cookie.parse(text, { loose: true });
+      // RFC 6265bis 5.6: a cookie whose name and value are both empty is ignored.
+      if (c === undefined || (c.key === '' && c.value === '')) continue;
+      // RFC 6265 5.2.2: Max-Age counts from when the cookie was received. tough-cookie counts it from the
+      // cookie's last access, so a cookie that is sent more often than its Max-Age would never expire.
+      if (typeof c.maxAge === 'number') {
+        c.expires = new Date(Math.min(now + Math.max(c.maxAge, 0) * 1000, MAX_DATE_MS));
+        c.maxAge = null;
+      }
+      this.jar.setCookieSync(c, url, { ignoreError: true });
+    }
     this.cache.clear();
   }
 

@@ -97,7 +97,8 @@ export function classifyError(err: unknown): ErrorKind {
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'ECONNABORTED' || code === 'UND_ERR_CLOSED')
     return 'reset';
   if (code.endsWith('TIMEOUT') || code === 'ETIMEDOUT') return 'timeout';
-  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'EPROTO') return 'tls';
+  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'EPROTO')
+    return 'tls';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
   if (code.startsWith('HPE_') || code.startsWith('UND_ERR_RES') || code === 'UND_ERR_INFO' || code === 'UND_ERR_NOT_SUPPORTED')
     return 'invalid';

@@ -69,9 +69,10 @@ function fromUrl(u: URL): ResolvedUrl {
 }
 
 const HIDDEN_INPUT_TAG = /<input\b[^>]*>/gi;
-const ATTR_TYPE_HIDDEN = /\btype\s*=\s*["']?hidden\b/i;
-const ATTR_NAME = /\bname\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i;
-const ATTR_VALUE = /\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i;
+// Attributes are preceded by white space, which keeps `data-value=` from passing for `value=`.
+const ATTR_TYPE_HIDDEN = /\stype\s*=\s*["']?hidden\b/i;
+const ATTR_NAME = /\sname\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i;
+const ATTR_VALUE = /\svalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i;
 
 const decodeEntities = (s: string): string =>
   s.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" })[e]!);

@@ -174,6 +174,11 @@ export class Collector {
     return percentileMs(this.overall, 99);
   }
 
+  /** The overall latency histogram, encoded (live progress across worker threads). */
+  encodedOverall(): string {
+    return encodeHistogram(this.overall);
+  }
+
   /** Milliseconds since start for an event timestamp. */
   sinceStart(nowMs: number): number {
     return Math.round((nowMs - this.startMs) * 1000) / 1000;
