@@ -26,6 +26,7 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--rate <n>', 'open model: flow iterations started per second (e.g. 200 or 200/s), whatever the responses')
     .option('--max-vus <n>', 'open model: most virtual users at once (default: --concurrency)')
     .option('--workers <n>', 'worker threads sharing the virtual users, or auto (= cores - 1); default 1')
+    .option('--threshold <expr>', 'pass/fail criterion, repeatable: p99<200ms, retention>=99%, failed<1%, losses==0 (exit 1 when one fails)', collect)
     .option('--insecure', 'accept any TLS certificate')
     .option('-q, --quiet', 'no progress output');
 }

@@ -147,6 +147,17 @@ export const RunResultSchema = z.object({
   backends: Counts,
   steps: z.array(StepResultSchema),
   timeline: z.array(TimelineBucketSchema),
+  /** Pass/fail criteria given with --threshold or in the scenario, and how the run fared. */
+  thresholds: z
+    .array(
+      z.object({
+        expression: z.string(),
+        ok: z.boolean(),
+        unit: z.enum(['ms', 'ratio', 'count', 'rate']),
+        actual: z.number().nullable(),
+      }),
+    )
+    .optional(),
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
 

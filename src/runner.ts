@@ -10,6 +10,7 @@ import { createSharedAgent, Transport, type ConnectionMode, type ExchangeRequest
 import { Collector, mergeSnapshots, type MetricsSnapshot } from './metrics/collector.js';
 import { mergeEncoded, percentileMs } from './metrics/histogram.js';
 import { toRunResult } from './metrics/summary.js';
+import { evaluateThresholds, type Threshold } from './metrics/thresholds.js';
 import type { ProgressSnapshot, RunResult } from './result.js';
 import type { Scenario } from './scenario.js';
 import { loginPathsFor, ratio, type TargetBase } from './session.js';
@@ -37,6 +38,8 @@ export interface RunOptions {
   /** Worker threads sharing the VUs (default 1; 'auto' = cores - 1). */
   workers?: number | 'auto' | undefined;
   label?: string | undefined;
+  /** Pass/fail criteria added to the scenario's own. */
+  thresholds?: readonly Threshold[] | undefined;
   /** Facts about the system under test, copied into the result (e.g. replicas). */
   meta?: Record<string, string | number | boolean> | undefined;
 }
@@ -526,7 +529,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   const stopReason = unusable !== null ? `target unusable: ${unusable}` : interrupted ? 'interrupted' : null;
 
   const { target, insecure: _insecure, ...recorded } = opts;
-  return toRunResult(snapshot, {
+  const result = toRunResult(snapshot, {
     label: options.label ?? '',
     target,
     scenario: scenario.name,
@@ -539,6 +542,14 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
     meta: options.meta ?? {},
     tracked,
   });
+  const thresholds = [...scenario.thresholds, ...(options.thresholds ?? [])];
+  if (thresholds.length > 0) result.thresholds = evaluateThresholds(result, thresholds);
+  return result;
+}
+
+/** True when a threshold was given and at least one failed (exit code 1). */
+export function thresholdsFailed(result: RunResult): boolean {
+  return (result.thresholds ?? []).some((t) => !t.ok);
 }
 
 /** The TargetError for a result judged unusable, or null. */

@@ -11,6 +11,7 @@ import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
 import { parseDurationMs } from './duration.js';
 import { BUILTIN_VARS, compileTemplate, type Template } from './template.js';
 import { readUsersFile, type Credential } from './users.js';
+import { parseThreshold, type Threshold } from './metrics/thresholds.js';
 
 export const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head'] as const;
 type MethodKey = (typeof METHODS)[number];
@@ -109,6 +110,8 @@ export const ScenarioFileSchema = z.strictObject({
   login: z.array(StepSchema).optional(),
   flow: z.array(StepSchema).min(1),
   think: Duration.optional(),
+  /** Pass/fail criteria such as `p99<200ms`, `retention>=99%` (see metrics/thresholds.ts). */
+  thresholds: z.array(z.string()).optional(),
 });
 export type ScenarioFile = z.infer<typeof ScenarioFileSchema>;
 type StepFile = z.infer<typeof StepSchema>;
@@ -172,6 +175,7 @@ export interface Scenario {
   readonly login: readonly Step[];
   readonly flow: readonly Step[];
   readonly thinkMs: number | null;
+  readonly thresholds: readonly Threshold[];
 }
 
 /** Matches a password field: the default sign that a 2xx page is the login form (quick mode). */
@@ -353,6 +357,7 @@ export function compileScenario(file: ScenarioFile, baseDir: string, source: str
 
   if (file.target !== undefined) checkTargetUrl(file.target, 'target', issues);
   const thinkMs = durationField(file.think, 'think', issues);
+  const thresholds = parseThresholds(file.thresholds ?? [], 'thresholds', issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
 
   return deepFreeze({
@@ -368,7 +373,19 @@ export function compileScenario(file: ScenarioFile, baseDir: string, source: str
     login,
     flow,
     thinkMs,
+    thresholds,
   });
+}
+
+/** Parses thresholds, adding an issue (`path[i]`) for each invalid one. */
+export function parseThresholds(texts: readonly string[], path: string, issues: ConfigIssue[]): Threshold[] {
+  const out: Threshold[] = [];
+  texts.forEach((text, i) => {
+    const t = parseThreshold(text);
+    if (typeof t === 'string') issues.push({ path: path.startsWith('-') ? path : `${path}[${i}]`, message: t });
+    else out.push(t);
+  });
+  return out;
 }
 
 /** Adds an issue unless `url` is an absolute http(s) URL. */

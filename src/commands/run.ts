@@ -9,8 +9,8 @@ import { writeResultFile } from '../reporters/json.js';
 import { shouldUseColor } from '../reporters/style.js';
 import { formatRunReport } from '../reporters/terminal.js';
 import type { ProgressSnapshot, RunResult } from '../result.js';
-import { run, targetErrorOf, type RunOptions } from '../runner.js';
-import { buildQuickScenario, loadScenario, parseScenario, type Scenario } from '../scenario.js';
+import { run, targetErrorOf, thresholdsFailed, type RunOptions } from '../runner.js';
+import { buildQuickScenario, loadScenario, parseScenario, parseThresholds, type Scenario } from '../scenario.js';
 import { parseUserFlag, readUsersFile, type Credential } from '../users.js';
 import { FlagIssues } from './flags.js';
 import type { Io } from './io.js';
@@ -36,6 +36,7 @@ export interface RunFlags {
   label?: string;
   json?: string;
   rate?: string;
+  threshold?: string[];
   maxVus?: string;
   workers?: string;
   insecure?: boolean;
@@ -76,6 +77,7 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   const maxVus = f.int('--max-vus', flags.maxVus, 1, 1_000_000);
   if (maxVus !== undefined && rate === undefined) f.add('--max-vus', 'only with --rate (the open model)');
   const workers = flags.workers === 'auto' ? 'auto' : f.int('--workers', flags.workers, 1, 256);
+  const thresholds = parseThresholds(flags.threshold ?? [], '--threshold', f.issues);
   const users: Credential[] = [];
   for (const u of flags.user ?? []) {
     const c = parseUserFlag(u, f.issues);
@@ -136,6 +138,7 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
       rate: rate ?? null,
       maxVus: maxVus ?? null,
       workers,
+      thresholds,
       label: flags.label,
     },
   };
@@ -178,6 +181,11 @@ export async function finishRun(io: Io, result: RunResult, jsonPath: string | un
     return ExitCode.targetUnusable;
   }
   if (result.interrupted) return 130;
+  if (thresholdsFailed(result)) {
+    const failed = result.thresholds!.filter((t) => !t.ok).map((t) => t.expression);
+    io.stderr.write(`session-bench: threshold${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}\n`);
+    return ExitCode.thresholdBreached;
+  }
   return ExitCode.ok;
 }
 

@@ -35,6 +35,7 @@ export function formatRunReport(result: RunResult, opts: RunReportOptions): stri
     percentileBlock(result),
     sessionBlock(result, s, opts.maxLossEvents ?? 5),
     stepBlock(result.steps, s),
+    thresholdBlock(result, s),
   ].filter((p) => p !== '');
   return `${parts.join('\n\n')}\n`;
 }
@@ -108,6 +109,32 @@ function percentileBlock(r: RunResult): string {
   const lines = rows.map(([p], i) => `${p.padStart(5)}  ${values[i]!.padStart(width)}`);
   lines[lines.length - 1] += ' (longest request)';
   return [title, ...lines].join('\n');
+}
+
+/** The measured value of a threshold in its unit. */
+function thresholdActual(t: NonNullable<RunResult['thresholds']>[number]): string {
+  if (t.actual === null) return 'not measured';
+  switch (t.unit) {
+    case 'ms':
+      return `${formatMs(t.actual)} ms`;
+    case 'ratio':
+      return formatRatioPct(t.actual);
+    case 'rate':
+      return `${t.actual.toFixed(2)}/s`;
+    case 'count':
+      return String(t.actual);
+  }
+}
+
+function thresholdBlock(r: RunResult, s: Style): string {
+  const ts = r.thresholds ?? [];
+  if (ts.length === 0) return '';
+  const lines = [s.bold('Thresholds')];
+  for (const t of ts) {
+    const mark = t.ok ? s.green('✓ pass') : s.red('✗ FAIL');
+    lines.push(`  ${mark}  ${t.expression.padEnd(24)} (actual ${thresholdActual(t)})`);
+  }
+  return lines.join('\n');
 }
 
 function sessionBlock(r: RunResult, s: Style, maxLossEvents: number): string {

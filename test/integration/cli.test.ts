@@ -51,6 +51,8 @@ describe('invalid input exits 2 naming the field and the value', () => {
     [['run', 'http://127.0.0.1:1/', '--bogus'], /unknown option '--bogus'/],
     [['run', join(dir, 'missing.yaml')], /missing\.yaml is invalid:\n\s+\(file\): cannot read scenario file \(ENOENT\)/],
     [['run'], /give a scenario file or a URL/],
+    [['run', 'http://127.0.0.1:1/', '--threshold', 'latency<5'], /--threshold: unknown metric "latency"/],
+    [['run', 'http://127.0.0.1:1/', '--rate', 'fast'], /--rate: expected iterations per second such as 200 or 200\/s, got "fast"/],
   ])('%j', async (args, pattern) => {
     const r = await runCli(args as string[]);
     expect(r.code).toBe(2);
@@ -88,6 +90,19 @@ describe('run from the command line', () => {
     expect(result.requests.total).toBe(1000);
     expect(result.label).toBe('quick');
     expect(result.schemaVersion).toBe(1);
+  });
+
+  it('exits 1 when a threshold fails, 0 when all pass, and reports each', async () => {
+    const s = await startServer((_req, res) => res.end('ok'));
+    servers.push(s);
+    const pass = await runCli(['run', `${s.url}/`, '-n', '100', '-c', '2', '-q', '--threshold', 'failed<1%', '--threshold', 'p99<10s']);
+    expect(pass.code).toBe(0);
+    expect(pass.stdout).toMatch(/✓ pass\s+failed<1%/);
+    const fail = await runCli(['run', `${s.url}/`, '-n', '100', '-c', '2', '-q', '--threshold', 'rps>=100000000', '--threshold', 'losses==0']);
+    expect(fail.code).toBe(1);
+    expect(fail.stdout).toMatch(/✗ FAIL\s+rps>=100000000/);
+    expect(fail.stdout).toMatch(/✓ pass\s+losses==0/);
+    expect(fail.stderr).toMatch(/threshold failed: rps>=100000000/);
   });
 
   it('exits 3 with the reason when nothing answers', async () => {
