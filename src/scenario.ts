@@ -414,20 +414,30 @@ export function parseScenario(data: unknown, source: string, baseDir = process.c
   if (!parsed.success) {
     throw new ConfigError(
       source,
-      parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: zodMessage(i) })),
+      parsed.error.issues.flatMap((i) => flattenIssue(i)),
     );
   }
   return compileScenario(parsed.data, baseDir, source);
 }
 
-function zodMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_union') {
-    // Say what the closest alternative wanted rather than zod's generic "Invalid input".
-    const first = issue.errors.map((errs) => errs[0]).find((e) => e !== undefined);
-    if (first) return `${formatPath(first.path) === '(root)' ? '' : formatPath(first.path) + ': '}${zodMessage(first as z.core.$ZodIssue)}`;
+/**
+ * Turns a zod issue into ours. For a union (e.g. a user given inline or as a file) zod only says "Invalid
+ * input"; report instead what the closest alternative wanted: the one that got furthest into the value.
+ */
+function flattenIssue(issue: z.core.$ZodIssue, base: readonly PropertyKey[] = []): ConfigIssue[] {
+  const path = [...base, ...issue.path];
+  if (issue.code === 'unrecognized_keys') {
+    return [{ path: formatPath(path), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` }];
   }
-  return issue.message;
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const depth = (errs: readonly z.core.$ZodIssue[]): number => Math.max(...errs.map((e) => (e.code === 'invalid_type' && e.path.length === 0 ? -1 : e.path.length)));
+    const closest = [...issue.errors].sort((a, b) => depth(b) - depth(a) || a.length - b.length)[0]!;
+    if (closest.length > 0) return closest.flatMap((e) => flattenIssue(e, path));
+  }
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
+    return [{ path: formatPath(path), message: `required (${issue.expected})` }];
+  }
+  return [{ path: formatPath(path), message: issue.message }];
 }
 
 /** Reads a YAML or JSON scenario file. Throws ConfigError (exit 2) naming every problem. */

@@ -147,14 +147,15 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
 /** Prints progress on stderr: redrawn once a second on a TTY, a plain line every 5 s otherwise. */
 export function progressPrinter(io: Io, quiet: boolean): { onProgress?: (p: ProgressSnapshot) => void; done(): void } {
   if (quiet) return { done() {} };
-  const tty = io.stderr.isTTY === true;
+  // Redraw in place only on a real terminal; pipes, CI logs and TERM=dumb get plain lines.
+  const tty = io.stderr.isTTY === true && io.env.TERM !== 'dumb';
   const color = shouldUseColor(io.stderr, io.env);
   let lastPlain = 0;
   let drew = false;
   return {
     onProgress(p) {
       const line = formatProgressLine(p, { color });
-      if (tty && !('NO_COLOR' in io.env && io.env.TERM === 'dumb')) {
+      if (tty) {
         io.stderr.write(`\r\x1b[2K${line}`);
         drew = true;
       } else if (p.elapsedMs - lastPlain >= 5000) {

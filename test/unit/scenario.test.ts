@@ -87,7 +87,7 @@ describe('parseScenario: invalid scenarios', () => {
     ['two methods', { ...base, flow: [{ get: '/', post: '/' }] }, 'flow[0]', /exactly one method, got get and post/],
     ['no method', { ...base, flow: [{ name: 'nothing' }] }, 'flow[0]', /needs one of get, post/],
     ['two bodies', { ...base, flow: [{ post: '/', form: { a: 1 }, body: 'x' }] }, 'flow[0]', /only one of form, json, body; got form and body/],
-    ['missing flow', { target: base.target }, 'flow', /expected array/],
+    ['missing flow', { target: base.target }, 'flow', /required \(array\)/],
     ['empty flow', { ...base, flow: [] }, 'flow', /too small|>=1/i],
     ['unknown variable in a path', { ...base, flow: [{ get: '/owners/{{nope}}' }] }, 'flow[0].get', /unknown variable \{\{nope\}\}.*vu/],
     ['unknown variable in a form field', { ...base, flow: [{ post: '/x', form: { a: '{{nope}}' } }] }, 'flow[0].form.a', /unknown variable \{\{nope\}\}/],
