@@ -45,6 +45,24 @@ describe('quick mode (ab parity)', () => {
   });
 });
 
+describe('bytes and throughput', () => {
+  it('counts the bytes of every response and derives rps from the count and the duration', async () => {
+    const body = 'x'.repeat(1000);
+    const s = await server((_req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      res.end(body);
+    });
+    const result = await run(parseScenario(buildQuickScenario({ url: `${s.url}/` }), 'test'), { concurrency: 1, requests: 100 });
+    // Identical responses: the same number of bytes each (body + headers).
+    expect(result.bytes.received % 100).toBe(0);
+    const perResponse = result.bytes.received / 100;
+    expect(perResponse).toBeGreaterThan(1000);
+    expect(perResponse).toBeLessThan(1300);
+    expect(result.throughput.rps).toBeCloseTo(100 / (result.durationMs / 1000), 0);
+    expect(result.timeline.reduce((a, b) => a + b.requests, 0)).toBe(100);
+  });
+});
+
 describe('latency', () => {
   it('reports a fixed 20 ms server delay in its percentiles', async () => {
     const s = await server((_req, res) => {
@@ -201,6 +219,10 @@ describe('session loss detection', () => {
     expect(result.session.retention!).toBeGreaterThan(0.72);
     expect(result.session.retention!).toBeLessThan(0.78);
     expect(result.session.flowRequests).toBe(result.session.flowRequestsKept + result.session.losses);
+    // Per login: iteration 1 keeps its 3 requests, iteration 2 loses on its first: half the iterations.
+    expect(result.session.flowRetention!).toBeGreaterThan(0.45);
+    expect(result.session.flowRetention!).toBeLessThan(0.55);
+    expect(result.session.flowIterations).toBe(result.session.flowIterationsKept + result.session.losses);
     const ev = result.session.lossEvents[0]!;
     expect(ev.backend).toBe('app-1');
     expect(ev.loginBackend).toBe('app-1');
