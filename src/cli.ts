@@ -7,6 +7,10 @@ import { ExitCode, SessionBenchError } from './errors.js';
 import { processIo, type Io } from './commands/io.js';
 import { CONNECTION_MODES, DEFAULT_CONCURRENCY, runCommand, type RunFlags } from './commands/run.js';
 import { VERSION } from './version.js';
+import { registerLabCommand } from './commands/lab.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { registerCompareCommand } from './commands/compare.js';
+import { registerMatrixCommand } from './commands/matrix.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -59,6 +63,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (scenario: string | undefined, flags: RunFlags) => {
       setExit(await runCommand(io, scenario, flags));
     });
+
+  registerDemoCommand(program, io, setExit);
+  registerLabCommand(program, io, setExit);
+  registerCompareCommand(program, io, setExit);
+  registerMatrixCommand(program, io, setExit, addLoadFlags);
 
   return program;
 }

@@ -29,6 +29,11 @@ export interface LabOptions {
   host?: string;
   /** Added server time per request on replicas; default 0. */
   delayMs?: number;
+  /**
+   * Requests each replica processes at once, like Tomcat's `maxThreads`; the others wait in a FIFO queue
+   * inside the replica, and the delay is spent while holding a thread. Default 0 = unlimited.
+   */
+  threads?: number;
   /** Session lifetime; default 1800. */
   sessionTtlSeconds?: number;
   /** Receives replica log lines (`replica-2 WARN  Session not found ...`); default: discarded (and never built). */
@@ -104,9 +109,11 @@ function validate(o: LabOptions): LabOptions {
   if (!intIn(port, 0, 65535)) throw new UsageError(`port must be an integer from 0 to 65535, got ${o.port}.`);
   const delayMs = o.delayMs ?? 0;
   if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new UsageError(`delayMs must be >= 0, got ${o.delayMs}.`);
+  const threads = o.threads ?? 0;
+  if (!intIn(threads, 0, 100_000)) throw new UsageError(`threads must be an integer from 0 (unlimited) to 100000, got ${o.threads}.`);
   const ttl = o.sessionTtlSeconds ?? 1800;
   if (!intIn(ttl, 1, 365 * 86400)) throw new UsageError(`sessionTtlSeconds must be a positive integer, got ${o.sessionTtlSeconds}.`);
-  return { ...o, port, host: o.host ?? '127.0.0.1', delayMs, sessionTtlSeconds: ttl };
+  return { ...o, port, host: o.host ?? '127.0.0.1', delayMs, threads, sessionTtlSeconds: ttl };
 }
 
 class LabImpl implements Lab {
@@ -169,6 +176,7 @@ class LabImpl implements Lab {
     return this.#serial(async () => {
       this.#checkIndex(i);
       const b = this.#balancer.backends[i - 1]!;
+      this.options.log?.(`lab       INFO  Restarting ${b.name}: draining it, then killing it (its memory sessions are lost)`);
       await this.#balancer.drain(b, DRAIN_MS);
       const old = this.#procs.get(b.name);
       if (old) await stopReplica(old, 'kill');
@@ -186,6 +194,7 @@ class LabImpl implements Lab {
     if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new UsageError(`replica count must be an integer from 1 to ${MAX_REPLICAS}, got ${n}.`);
     return this.#serial(async () => {
       const backends = this.#balancer.backends;
+      if (n !== backends.length) this.options.log?.(`lab       INFO  Scaling from ${backends.length} to ${n} replica${n === 1 ? '' : 's'}`);
       if (n < backends.length) {
         const gone = backends.slice(n);
         await Promise.all(
@@ -257,6 +266,7 @@ class LabImpl implements Lab {
       store: o.store,
       ...(o.redisUrl !== undefined ? { redisUrl: o.redisUrl } : {}),
       delayMs: o.delayMs!,
+      threads: o.threads!,
       sessionTtlSeconds: o.sessionTtlSeconds!,
       ...(o.log ? { log: o.log } : {}),
     });

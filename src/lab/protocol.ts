@@ -15,6 +15,7 @@ export const REPLICA_ENV = {
   store: 'LAB_STORE',
   redisUrl: 'LAB_REDIS_URL',
   delayMs: 'LAB_DELAY_MS',
+  threads: 'LAB_THREADS',
   ttl: 'LAB_SESSION_TTL',
   log: 'LAB_LOG',
 } as const;

@@ -21,8 +21,13 @@ export interface ReplicaAppConfig {
   store: SessionStore;
   /** Lab-wide secret so a CSRF token issued by one replica is accepted by every replica. */
   csrfSecret: string;
-  /** Added server time per request. */
+  /** Added server time per request, spent while holding a thread (see `threads`). */
   delayMs?: number;
+  /**
+   * Requests processed at once, like Tomcat's `maxThreads`; 0 or absent = unlimited. Requests beyond it
+   * wait in a FIFO queue and get a thread as one is released (when a response finishes or is aborted).
+   */
+  threads?: number;
   /** Receives log lines (already prefixed with the replica name); when absent no line is built. */
   log?: (line: string) => void;
 }
@@ -33,6 +38,10 @@ export interface ReplicaCounters {
   sessionMisses: number;
   logins: number;
   loginFailures: number;
+  /** Most requests ever processed at once (never above `threads` when it is set). */
+  peakBusy: number;
+  /** Requests that had to wait in the queue for a thread. */
+  queued: number;
 }
 
 /** A request handler plus the replica's own counters. */
@@ -62,6 +71,20 @@ const VETS = [
   ['Sharon Jenkins', 'none'],
 ] as const;
 const OWNER_ROUTE = /^\/owners\/(\d+)$/;
+/**
+ * Owners 1..MAX_OWNER_ID exist (the ten named ones, then generated ones), so that `/owners/{{vu}}` in
+ * scenarios/lab.yaml finds its owner for up to this many virtual users; higher ids are 404.
+ */
+export const MAX_OWNER_ID = 500;
+
+/** The owner with this id, or undefined (ids 11..MAX_OWNER_ID reuse the named owners' cities and pets). */
+export function findOwner(id: number): { id: number; name: string; city: string; pets: string } | undefined {
+  if (!Number.isInteger(id) || id < 1 || id > MAX_OWNER_ID) return undefined;
+  const named = OWNERS[id - 1];
+  if (named) return named;
+  const like = OWNERS[(id - 1) % OWNERS.length]!;
+  return { id, name: `Owner ${id}`, city: like.city, pets: like.pets };
+}
 const USER_RE = /^user([1-9]\d{0,5})$/;
 const MAX_BODY = 16 * 1024;
 
@@ -115,7 +138,8 @@ function page(title: string, replica: string, username: string, body: string): s
 export function createReplicaApp(config: ReplicaAppConfig): ReplicaApp {
   const { name, store, csrfSecret, log } = config;
   const delayMs = config.delayMs ?? 0;
-  const counters: ReplicaCounters = { requests: 0, sessionMisses: 0, logins: 0, loginFailures: 0 };
+  const counters: ReplicaCounters = { requests: 0, sessionMisses: 0, logins: 0, loginFailures: 0, peakBusy: 0, queued: 0 };
+  const pool = new ThreadPool(config.threads ?? 0, counters);
 
   function send(res: ServerResponse, status: number, type: string, body: string): void {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
@@ -242,7 +266,7 @@ export function createReplicaApp(config: ReplicaAppConfig): ReplicaApp {
       const rows = VETS.map(([n, sp]) => `<tr><td>${n}</td><td>${sp}</td></tr>`).join('');
       return send(res, 200, html, page('Veterinarians', name, s.username, `<table>${rows}</table>`));
     }
-    const o = OWNERS.find((x) => x.id === Number(owner![1]));
+    const o = findOwner(Number(owner![1]));
     if (!o) return send(res, 404, 'text/plain', 'Owner not found');
     send(res, 200, html, page('Owner Information', name, s.username, `<p>${o.name}, ${o.city}</p><p>Pets: ${o.pets}</p>`));
   }
@@ -251,12 +275,80 @@ export function createReplicaApp(config: ReplicaAppConfig): ReplicaApp {
     counters,
     handle(req, res) {
       res.setHeader(SERVED_BY_HEADER, name);
-      route(req, res).catch((e: unknown) => {
-        // A store failure (e.g. Redis down) is a 500, like an app whose session backend is unreachable.
-        if (log) log(`${name} ERROR ${req.method} ${req.url}: ${e instanceof Error ? e.message : String(e)}`);
-        if (!res.headersSent) send(res, 500, 'text/plain', 'Internal Server Error');
-        else res.destroy();
-      });
+      const work = (): void => {
+        route(req, res).catch((e: unknown) => {
+          // A store failure (e.g. Redis down) is a 500, like an app whose session backend is unreachable.
+          if (log) log(`${name} ERROR ${req.method} ${req.url}: ${e instanceof Error ? e.message : String(e)}`);
+          if (!res.headersSent) send(res, 500, 'text/plain', 'Internal Server Error');
+          else res.destroy();
+        });
+      };
+      // The lab's own probe never waits for a thread.
+      if (req.url === '/_lab/replica-stats') work();
+      else pool.run(res, work);
     },
   };
+}
+
+/**
+ * A fixed number of "threads" (Tomcat's `maxThreads`) for a single-threaded server: at most `size` requests
+ * are processed at once, the rest wait in FIFO order. A thread is held from the start of processing until
+ * the response finishes or its connection closes. Size 0 = unlimited (no queue, no bookkeeping).
+ */
+class ThreadPool {
+  readonly #size: number;
+  readonly #counters: ReplicaCounters;
+  #busy = 0;
+  /** Waiting starters; each returns false when its request went away while waiting. */
+  #queue: (() => boolean)[] = [];
+  #head = 0;
+
+  constructor(size: number, counters: ReplicaCounters) {
+    this.#size = size;
+    this.#counters = counters;
+  }
+
+  /** Runs `work` for the request answered by `res` now, or once a thread is free. */
+  run(res: ServerResponse, work: () => void): void {
+    if (this.#size <= 0) {
+      work();
+      return;
+    }
+    let state: 'waiting' | 'running' | 'done' = 'waiting';
+    const start = (): boolean => {
+      if (state === 'done') return false; // the client left while it waited
+      state = 'running';
+      if (this.#busy > this.#counters.peakBusy) this.#counters.peakBusy = this.#busy;
+      work();
+      return true;
+    };
+    const finish = (): void => {
+      if (state === 'running') {
+        state = 'done';
+        this.#handOver();
+      } else state = 'done';
+    };
+    res.once('finish', finish);
+    res.once('close', finish);
+    if (this.#busy < this.#size) {
+      this.#busy++;
+      start();
+    } else {
+      this.#counters.queued++;
+      this.#queue.push(start);
+    }
+  }
+
+  /** A thread was released: give it to the next waiting request that is still there, else free it. */
+  #handOver(): void {
+    while (this.#head < this.#queue.length) {
+      const next = this.#queue[this.#head++]!;
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
+      if (next()) return;
+    }
+    this.#busy--;
+  }
 }

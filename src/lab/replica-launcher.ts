@@ -34,6 +34,8 @@ export interface ReplicaSpec {
   store: 'memory' | 'redis';
   redisUrl?: string;
   delayMs: number;
+  /** Requests processed at once (Tomcat's maxThreads); 0 = unlimited. */
+  threads?: number;
   sessionTtlSeconds: number;
   log?: (line: string) => void;
   /** How long the process may take to become ready; default 15 s (generous for a loaded 2-core box). */
@@ -59,6 +61,7 @@ export function startReplica(spec: ReplicaSpec): Promise<ReplicaProcess> {
     [REPLICA_ENV.secret]: spec.csrfSecret,
     [REPLICA_ENV.store]: spec.store,
     [REPLICA_ENV.delayMs]: String(spec.delayMs),
+    [REPLICA_ENV.threads]: String(spec.threads ?? 0),
     [REPLICA_ENV.ttl]: String(spec.sessionTtlSeconds),
     [REPLICA_ENV.log]: spec.log ? '1' : '0',
   };

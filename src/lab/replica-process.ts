@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   if (!secret) throw new Error(`${REPLICA_ENV.secret} is not set`);
   const ttl = Number(env[REPLICA_ENV.ttl] ?? 1800);
   const delayMs = Number(env[REPLICA_ENV.delayMs] ?? 0);
+  const threads = Number(env[REPLICA_ENV.threads] ?? 0);
   const log = env[REPLICA_ENV.log] === '1' ? batchedLogger() : undefined;
 
   let store: SessionStore;
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     store = new MemorySessionStore(ttl);
   }
 
-  const app = createReplicaApp({ name, store, csrfSecret: secret, delayMs, ...(log ? { log } : {}) });
+  const app = createReplicaApp({ name, store, csrfSecret: secret, delayMs, threads, ...(log ? { log } : {}) });
   const server = http.createServer(app.handle);
   // Longer than the balancer could keep a socket idle, so the balancer never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;

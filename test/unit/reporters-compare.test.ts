@@ -160,6 +160,16 @@ describe('formatComparison', () => {
     );
   });
 
+  it('shows only the chosen columns, in their order', () => {
+    const text = formatComparison(runs, { format: 'markdown', color: false, columns: ['rps', 'p99', 'retention', 'losses'] });
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toBe('| Run | Requests/sec | p99 (ms) | Session retention | Losses |');
+    expect(lines[3]).toBe('| 2 replicas round-robin | 95.00 (+90.0%) | 60.0 (+100.0%) | 50.00% (-50.0%) | 500 (was 0) |');
+    const table = formatComparison(runs, { format: 'table', color: false, columns: ['losses'] });
+    expect(table).not.toContain('Requests/sec');
+    expect(table).toContain('Losses');
+  });
+
   it('refuses an empty list', () => {
     expect(() => formatComparison([], { format: 'table', color: false })).toThrow(UsageError);
   });
@@ -385,5 +395,98 @@ describe('formatConclusion', () => {
       });
       expectNoSurvivalClaimForLossyRuns(runs, formatConclusion(runs));
     }
+  });
+
+  describe('with a measured restart time (meta.restartAtMs)', () => {
+    const sticky = { replicas: 2, balancer: 'sticky', store: 'memory', restart: true, restartAtMs: 4000 };
+    const lossyAt = (atMs: number[], over: Partial<RunResult['session']> = {}): ComparedRun => {
+      const r = run({ label: 'S', rps: 90, losses: atMs.length, retention: 0.99, meta: sticky });
+      r.result.session.lossEvents = atMs.map((a) => lossEvent({ atMs: a }));
+      Object.assign(r.result.session, over);
+      return r;
+    };
+
+    it('says no loss came before the restart only when every recorded loss came at or after it', () => {
+      const [line] = formatConclusion([lossyAt([4057.2, 4100, 5000])]);
+      expect(line).toBe(
+        'S: lost 3 sessions; retention 99.00%; no loss before the replica restart at 4.0 s: every loss came after it ' +
+          '(the first 57.2 ms after); 3 of 3 recorded losses were answered by another replica than the one that served the login.',
+      );
+      expect(line).not.toMatch(/kept every session|with no session lost/);
+    });
+
+    it('a loss at exactly the restart time counts as after it', () => {
+      expect(formatConclusion([lossyAt([4000])])[0]).toContain('no loss before the replica restart at 4.0 s');
+    });
+
+    it('counts the losses that came before the restart, and never says the restart caused them', () => {
+      const [line] = formatConclusion([lossyAt([100, 3999.9, 4200])]);
+      expect(line).toContain('; 2 of 3 recorded losses came before the replica restart at 4.0 s');
+      expect(line).not.toMatch(/came with the restart|no loss before/);
+    });
+
+    it('says "the losses" rather than "every loss" when events were dropped by the cap', () => {
+      const r = lossyAt([4100, 4200], { losses: 500, lossEventsDropped: 498 });
+      expect(formatConclusion([r])[0]).toContain('no loss before the replica restart at 4.0 s: the losses came after it');
+    });
+
+    it('does not claim "no loss before" when the timeline shows a loss in an earlier second', () => {
+      const r = lossyAt([4100]);
+      r.result.timeline = [
+        { second: 1, requests: 10, failed: 0, losses: 1 },
+        { second: 4, requests: 10, failed: 0, losses: 1 },
+      ];
+      const [line] = formatConclusion([r]);
+      expect(line).not.toContain('no loss before');
+      expect(line).toContain('and losses before it');
+    });
+
+    it('a run with losses but no loss event recorded only says that it had a restart', () => {
+      const r = lossyAt([]);
+      r.result.session.losses = 4;
+      expect(formatConclusion([r])[0]).toBe('S: lost 4 sessions; retention 99.00%; the run had a replica restart at 4.0 s.');
+    });
+
+    it('names the restart time for a lossless run, and adds a line for it when it is not the fastest lossless run', () => {
+      const runs = [
+        run({ label: '1 replica', rps: 50, meta: { replicas: 1 } }),
+        run({ label: 'sticky', rps: 100, meta: { replicas: 2, balancer: 'sticky', store: 'memory', restart: false } }),
+        run({ label: 'redis', rps: 95, meta: { replicas: 2, store: 'redis', restart: true, restartAtMs: 4000 } }),
+      ];
+      const lines = formatConclusion(runs);
+      expect(lines[2]).toBe('redis: kept every session (10,000 of 10,000 logged-in requests), through the restart at 4.0 s.');
+      expect(lines.slice(3)).toEqual([
+        'sticky: 2x the throughput of 1 replica (100.00 vs 50.00 req/s), with no session lost.',
+        'redis: no session lost through a replica restart, at 1.9x the throughput of 1 replica (95.00 vs 50.00 req/s).',
+      ]);
+      expectNoSurvivalClaimForLossyRuns(runs, lines);
+    });
+
+    it('ignores restartAtMs unless meta.restart is true, and a non-numeric restartAtMs', () => {
+      const noRestart = run({ label: 'A', rps: 50, losses: 2, retention: 0.9, meta: { restart: false, restartAtMs: 10 } });
+      expect(formatConclusion([noRestart])[0]).toBe('A: lost 2 sessions; retention 90.00%.');
+      const textual = run({ label: 'B', rps: 50, losses: 2, retention: 0.9, meta: { restart: true, restartAtMs: 'soon' } });
+      expect(formatConclusion([textual])[0]).toBe('B: lost 2 sessions; retention 90.00%; the losses came with the restart.');
+    });
+
+    it('never claims survival for a lossy run whatever the loss times', () => {
+      let seed = 7;
+      const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      for (let trial = 0; trial < 100; trial++) {
+        const runs = Array.from({ length: 1 + Math.floor(rand() * 5) }, (_, i) => {
+          const n = Math.floor(rand() * 4);
+          const r = run({
+            label: `run ${i}`,
+            rps: 1 + Math.floor(rand() * 200),
+            losses: n,
+            retention: n === 0 ? 1 : rand() * 0.9999,
+            meta: { restart: rand() < 0.7, restartAtMs: Math.floor(rand() * 8000) },
+          });
+          r.result.session.lossEvents = Array.from({ length: n }, () => lossEvent({ atMs: rand() * 8000 }));
+          return r;
+        });
+        expectNoSurvivalClaimForLossyRuns(runs, formatConclusion(runs));
+      }
+    });
   });
 });
