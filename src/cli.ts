@@ -84,6 +84,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `session-bench ... | head`: the reader went away. Stop the work (labs are closed on the way out)
+  // instead of dying on an unhandled EPIPE.
+  const onPipeError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') ac.abort();
+  };
+  process.stdout.on('error', onPipeError);
+  process.stderr.on('error', onPipeError);
   const io = processIo(ac.signal);
   let code: number = ExitCode.ok;
   try {
@@ -96,6 +103,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onPipeError);
+    process.stderr.off('error', onPipeError);
   }
   return code;
 }
