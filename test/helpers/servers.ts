@@ -55,3 +55,19 @@ export async function readBody(req: IncomingMessage): Promise<string> {
   for await (const c of req) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/**
+ * A `server()` that starts test servers and closes them all after each test. Call at the top of a test
+ * file: `const server = serversClosedAfterEach(afterEach);`.
+ */
+export function serversClosedAfterEach(afterEach: (fn: () => Promise<void>) => void): (...args: Parameters<typeof startServer>) => Promise<TestServer> {
+  const open: TestServer[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  return async (...args) => {
+    const s = await startServer(...args);
+    open.push(s);
+    return s;
+  };
+}

@@ -4,17 +4,9 @@ import { mergeSnapshots } from '../../src/metrics/collector.js';
 import { normaliseOptions, run, sliceRun } from '../../src/runner.js';
 import { buildQuickScenario, parseScenario } from '../../src/scenario.js';
 import { runInWorkers } from '../../src/workers.js';
-import { startServer, type TestServer } from '../helpers/servers.js';
+import { serversClosedAfterEach } from '../helpers/servers.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
-  const s = await startServer(...args);
-  servers.push(s);
-  return s;
-}
+const server = serversClosedAfterEach(afterEach);
 const quick = (url: string) => parseScenario(buildQuickScenario({ url: `${url}/` }), 'test');
 
 describe('open model (--rate)', () => {

@@ -2,17 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RunResultSchema } from '../../src/result.js';
 import { run } from '../../src/runner.js';
 import { buildQuickScenario, parseScenario } from '../../src/scenario.js';
-import { closedPort, cookiesOf, readBody, startServer, type TestServer } from '../helpers/servers.js';
+import { closedPort, cookiesOf, readBody, serversClosedAfterEach } from '../helpers/servers.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
-  const s = await startServer(...args);
-  servers.push(s);
-  return s;
-}
+const server = serversClosedAfterEach(afterEach);
 
 describe('quick mode (ab parity)', () => {
   it('makes exactly -n requests, all counted by the server', async () => {
