@@ -4,6 +4,7 @@
  * VUs report into a Collector; the result is built from its snapshot (merged across workers). Nothing
  * here formats output: progress goes to the `onProgress` callback as numbers.
  */
+import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { TargetError, UsageError } from './errors.js';
 import { createSharedAgent, Transport, type ConnectionMode, type ExchangeRequest, type TransportOptions } from './http.js';
@@ -119,6 +120,8 @@ class Control implements RunControl {
   readonly signal = this.ac.signal;
   constructor(requests: number | null) {
     this.remaining = requests ?? Number.POSITIVE_INFINITY;
+    // Every VU waiting in think time or ramp-up listens for the stop: thousands of listeners are normal.
+    setMaxListeners(0, this.signal);
   }
   takeRequest(): boolean {
     if (this.stopped) return false;
