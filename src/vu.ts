@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { VuCookieJar } from './cookies.js';
-import { classifyError, Exchange, type ExchangeRequest, type Transport } from './http.js';
+import { buildRequestHead, classifyError, Exchange, SPECIAL_REQUEST_HEADERS, type ExchangeRequest, type H1Connection, type RequestHead, type Transport } from './http.js';
 import type { Collector } from './metrics/collector.js';
 import { isLoginPath, lossInResponse, type LossReason, type TargetBase } from './session.js';
 import type { Scenario, Step } from './scenario.js';
@@ -91,6 +91,9 @@ export function hiddenInputs(html: string): [string, string][] {
   return out;
 }
 
+/** A flat copy of a string (never a slice of a larger one). */
+const copyString = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
+
 function jsonPath(value: unknown, path: readonly string[]): string | null {
   let cur = value;
   for (const key of path) {
@@ -100,6 +103,9 @@ function jsonPath(value: unknown, path: readonly string[]): string | null {
   if (cur === undefined || cur === null) return null;
   return typeof cur === 'string' ? cur : JSON.stringify(cur);
 }
+
+/** judgeHop: follow the redirect (not an Outcome). */
+const NEXT_HOP = -1;
 
 /** Outcome of one step. */
 enum Outcome {
@@ -119,6 +125,38 @@ interface HeaderCacheEntry {
   headers: string[];
 }
 
+/** A request for the built-in client, cached per step while the URL, connection and cookie stay the same. */
+interface HeadCacheEntry {
+  url: ResolvedUrl;
+  conn: H1Connection;
+  cookie: string | null;
+  head: RequestHead;
+}
+
+/** What is fixed per step for a run, computed once and shared by every VU. */
+interface StepPlan {
+  /** Every header is constant (requests differ only by URL and cookie). */
+  readonly constantHeaders: boolean;
+  /** The built-in HTTP/1.1 client can send it (undici handles a few headers and methods specially). */
+  readonly builtIn: boolean;
+  /** The request without a cookie, for the step's constant URL: the same for every VU, built once. */
+  cookielessHead: HeadCacheEntry | null;
+}
+const PLAN_METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const plans = new WeakMap<VuShared, readonly StepPlan[]>();
+function plansFor(shared: VuShared): readonly StepPlan[] {
+  let p = plans.get(shared);
+  if (p === undefined) {
+    p = [...shared.scenario.login, ...shared.scenario.flow].map((s) => ({
+      constantHeaders: s.headers.every(([, t]) => t.constant !== null),
+      builtIn: PLAN_METHODS.has(s.method) && !s.headers.some(([k]) => SPECIAL_REQUEST_HEADERS.has(k)),
+      cookielessHead: null,
+    }));
+    plans.set(shared, p);
+  }
+  return p;
+}
+
 export class VirtualUser {
   private readonly jar = new VuCookieJar();
   private readonly exchange = new Exchange();
@@ -131,7 +169,18 @@ export class VirtualUser {
   private failureReason = '';
   private hidden: [string, string][] = [];
   private readonly headerCache: (HeaderCacheEntry | undefined)[] = [];
+  private readonly headCache: (HeadCacheEntry | undefined)[] = [];
+  private readonly plans: readonly StepPlan[];
   private stoppedByAbort = false;
+  // The step being sent (execStep): what a redirect hop carries over.
+  private hopStep: Step | null = null;
+  private stepResolve: ((o: Outcome) => void) | null = null;
+  private stepReject: ((err: unknown) => void) | null = null;
+  private hopUrl: ResolvedUrl | null = null;
+  private hopMethod = '';
+  private hopPayload: { body: string; contentType: string } | null = null;
+  private hopScheduled: number | undefined = undefined;
+  private hop = 0;
 
   constructor(
     readonly id: number,
@@ -140,6 +189,7 @@ export class VirtualUser {
     private readonly transport: Transport,
   ) {
     this.vars = { vu: String(id), iteration: '0', username: credential?.username ?? '', password: credential?.password ?? '' };
+    this.plans = plansFor(shared);
   }
 
   /** Closed model: log in, loop the flow until the run stops. */
@@ -245,8 +295,15 @@ export class VirtualUser {
   /** Request headers; cached per step while the cookie header (a cached string) stays the same. */
   private headersFor(step: Step, cookie: string | null, contentType: string | null): string[] {
     const cached = this.headerCache[step.index];
-    const cacheable = contentType === null && step.headers.every(([, t]) => t.constant !== null);
+    const cacheable = contentType === null && this.plans[step.index]!.constantHeaders;
     if (cacheable && cached !== undefined && cached.cookie === cookie) return cached.headers;
+    const headers = this.buildHeaders(step, cookie, contentType);
+    if (cacheable) this.headerCache[step.index] = { cookie, headers };
+    return headers;
+  }
+
+  /** Request headers as [name, value, ...] (uncached: the built-in client caches whole requests). */
+  private buildHeaders(step: Step, cookie: string | null, contentType: string | null): string[] {
     const headers: string[] = [];
     let hasUa = false;
     for (const [k, t] of step.headers) {
@@ -256,8 +313,28 @@ export class VirtualUser {
     if (!hasUa) headers.push('user-agent', USER_AGENT);
     if (contentType !== null && !step.headers.some(([k]) => k === 'content-type')) headers.push('content-type', contentType);
     if (cookie !== null) headers.push('cookie', cookie);
-    if (cacheable) this.headerCache[step.index] = { cookie, headers };
     return headers;
+  }
+
+  /**
+   * The request for the built-in client; for a step's own constant URL without a body it is cached while
+   * the cookie header (a cached string) stays the same, so a steady request builds nothing.
+   */
+  private requestHead(step: Step, url: ResolvedUrl, method: string, cookie: string | null, payload: { body: string; contentType: string } | null, conn: H1Connection): RequestHead | Error {
+    const plan = this.plans[step.index]!;
+    const cacheable = payload === null && url === this.shared.constantUrls[step.index] && plan.constantHeaders;
+    if (cacheable) {
+      const c = cookie === null ? plan.cookielessHead : this.headCache[step.index];
+      // Connections to one origin write the same head, whichever VU owns them.
+      if (c != null && c.cookie === cookie && c.url === url && c.conn.origin === conn.origin) return c.head;
+    }
+    const head = buildRequestHead(conn, method, url.path, this.buildHeaders(step, cookie, payload?.contentType ?? null), payload?.body ?? null);
+    if (cacheable && !(head instanceof Error)) {
+      const entry = { url, conn, cookie, head };
+      if (cookie === null) plan.cookielessHead = entry;
+      else this.headCache[step.index] = entry;
+    }
+    return head;
   }
 
   private fail(reason: string): Outcome {
@@ -265,89 +342,171 @@ export class VirtualUser {
     return Outcome.Failed;
   }
 
-  /** Sends one step, following redirects; records every request; returns what happened. */
-  private async execStep(step: Step, intendedStartMs: number | undefined): Promise<Outcome> {
-    const { control, collector, scenario, loginPaths } = this.shared;
+  /**
+   * Sends one step, following redirects; records every request; returns what happened. One promise per
+   * step and no other: the built-in client calls {@link hopDone} straight from the socket callback,
+   * which judges the answer and either sends the next hop (a redirect) or settles the step. What a hop
+   * carries over lives in fields, so a waiting VU holds no suspended frame (10,000 VUs wait at once).
+   */
+  private execStep(step: Step, intendedStartMs: number | undefined): Promise<Outcome> {
+    this.hopStep = step;
+    this.hopScheduled = intendedStartMs;
+    return new Promise<Outcome>(this.stepExecutor);
+  }
+
+  private readonly stepExecutor = (resolve: (o: Outcome) => void, reject: (err: unknown) => void): void => {
+    this.stepResolve = resolve;
+    this.stepReject = reject;
+    try {
+      this.beginStep(this.hopStep!);
+    } catch (err) {
+      this.failStep(err);
+      return;
+    }
+    this.hopNow();
+  };
+
+  /** Sends the current hop; its answer comes back through {@link hopDone}. */
+  private hopNow(): void {
+    try {
+      if (!this.sendHop(this.hopStep!)) this.endStep(Outcome.Stopped);
+    } catch (err) {
+      this.failStep(err);
+    }
+  }
+
+  private readonly hopDone = (): void => {
+    try {
+      const r = this.judgeHop(this.hopStep!);
+      if (r === NEXT_HOP) this.hopNow();
+      else this.endStep(r);
+    } catch (err) {
+      this.failStep(err);
+    }
+  };
+
+  private endStep(o: Outcome): void {
+    const resolve = this.stepResolve;
+    this.stepResolve = null;
+    this.stepReject = null;
+    resolve?.(o);
+  }
+
+  private failStep(err: unknown): void {
+    const reject = this.stepReject;
+    this.stepResolve = null;
+    this.stepReject = null;
+    reject?.(err);
+  }
+
+  private beginStep(step: Step): void {
+    this.hopUrl = this.shared.constantUrls[step.index] ?? resolveStepUrl(renderTemplate(step.url, this.vars), this.shared.base);
+    this.hopMethod = step.method;
+    this.hopPayload = this.buildBody(step);
+    this.hop = 0;
+  }
+
+  /** Sends the current hop's request (answer in hopDone); false when the run is over (no request may start). */
+  private sendHop(step: Step): boolean {
+    if (!this.shared.control.takeRequest()) return false;
+    const url = this.hopUrl!;
+    const method = this.hopMethod;
+    const payload = this.hopPayload;
     const spec = this.shared.exchangeSpecs[step.index]!;
-    let url = this.shared.constantUrls[step.index] ?? resolveStepUrl(renderTemplate(step.url, this.vars), this.shared.base);
-    let method = step.method;
-    let payload = this.buildBody(step);
-    let scheduled = intendedStartMs;
     const ex = this.exchange;
-    for (let hop = 0; ; hop++) {
-      if (!control.takeRequest()) return Outcome.Stopped;
-      const cookie = this.jar.headerFor(url.href, Date.now());
-      const opts: Dispatcher.DispatchOptions = {
-        origin: url.origin,
-        path: url.path,
-        method,
-        headers: this.headersFor(step, cookie, payload?.contentType ?? null),
-        body: payload?.body ?? null,
-        reset: this.transport.reset,
-        headersTimeout: this.shared.timeoutMs,
-        bodyTimeout: this.shared.timeoutMs,
-      };
-      await ex.send(this.transport.dispatcherFor(url.origin), opts, spec);
-      if (this.stoppedByAbort) return Outcome.Stopped;
-      const now = ex.endMs;
-      const startedAt = scheduled !== undefined && scheduled < ex.startMs ? scheduled : ex.startMs;
-      scheduled = undefined;
-      const latencyUs = Math.max(1, Math.round((now - startedAt) * 1000));
-      if (ex.error !== null) {
-        collector.recordError(step.index, classifyError(ex.error), ex.error, now);
-        this.failureReason = `${step.name}: ${(ex.error as Error).message ?? ex.error}`;
-        return Outcome.NoResponse;
-      }
-      if (ex.setCookies !== null) this.jar.store(ex.setCookies, url.href);
-      const status = ex.status;
-      if (ex.servedBy !== null) this.lastBackend = ex.servedBy;
+    const cookie = this.jar.headerFor(url.href, Date.now());
+    // The VU's own connection when the built-in client can carry the request, else undici.
+    const conn =
+      this.plans[step.index]!.builtIn && (payload === null || (method !== 'GET' && method !== 'DELETE')) ? this.transport.connectionFor(url.origin) : null;
+    if (conn !== null) {
+      const head = this.requestHead(step, url, method, cookie, payload, conn);
+      if (head instanceof Error) ex.startFailedH1(spec, head, this.hopDone);
+      else ex.startH1(conn, head, spec, this.shared.timeoutMs, this.hopDone);
+      return true;
+    }
+    const opts: Dispatcher.DispatchOptions = {
+      origin: url.origin,
+      path: url.path,
+      method,
+      headers: this.headersFor(step, cookie, payload?.contentType ?? null),
+      body: payload?.body ?? null,
+      reset: this.transport.reset,
+      headersTimeout: this.shared.timeoutMs,
+      bodyTimeout: this.shared.timeoutMs,
+    };
+    // undici: the answer is judged after its callbacks have returned (a promise turn later).
+    void ex.send(this.transport.dispatcherFor(url.origin), opts, spec).then(this.hopDone);
+    return true;
+  }
 
-      if (status >= 300 && status < 400 && ex.location !== null) {
-        let next: URL | null = null;
-        try {
-          next = new URL(ex.location, url.href);
-        } catch {
-          next = null;
-        }
-        if (next !== null && loginPaths.length > 0 && isLoginPath(next.pathname, loginPaths) && !this.expectsLocation(step, next)) {
-          if (step.phase === 'flow') {
-            collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
-            this.recordLoss(step, url, status, 'redirect-to-login', now);
-            return Outcome.Lost;
-          }
-          collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
-          return this.fail(`${step.name}: answered ${status} back to the login page (${ex.location})`);
-        }
-        if (next !== null && step.followRedirects && hop < MAX_REDIRECTS) {
-          collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
-          url = fromUrl(next);
-          if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
-            method = 'GET';
-            payload = null;
-          }
-          continue;
-        }
-      }
+  /** Records the current hop's answer; returns the step's outcome, or NEXT_HOP to follow a redirect. */
+  private judgeHop(step: Step): Outcome | typeof NEXT_HOP {
+    const { collector, scenario, loginPaths } = this.shared;
+    const ex = this.exchange;
+    const url = this.hopUrl!;
+    if (this.stoppedByAbort) return Outcome.Stopped;
+    const now = ex.endMs;
+    const scheduled = this.hopScheduled;
+    const startedAt = scheduled !== undefined && scheduled < ex.startMs ? scheduled : ex.startMs;
+    this.hopScheduled = undefined;
+    const latencyUs = Math.max(1, Math.round((now - startedAt) * 1000));
+    if (ex.error !== null) {
+      collector.recordError(step.index, classifyError(ex.error), ex.error, now);
+      this.failureReason = `${step.name}: ${(ex.error as Error).message ?? ex.error}`;
+      return Outcome.NoResponse;
+    }
+    if (ex.setCookies !== null) this.jar.store(ex.setCookies, url.href);
+    const status = ex.status;
+    if (ex.servedBy !== null) this.lastBackend = ex.servedBy;
 
-      // The final response of this step.
-      if (step.phase === 'flow') {
-        const loss = lossInResponse(status, ex.body, scenario.session);
-        if (loss !== null) {
+    if (status >= 300 && status < 400 && ex.location !== null) {
+      let next: URL | null = null;
+      try {
+        next = new URL(ex.location, url.href);
+      } catch {
+        next = null;
+      }
+      if (next !== null && loginPaths.length > 0 && isLoginPath(next.pathname, loginPaths) && !this.expectsLocation(step, next)) {
+        if (step.phase === 'flow') {
           collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
-          this.recordLoss(step, url, status, loss, now);
+          this.recordLoss(step, url, status, 'redirect-to-login', now);
           return Outcome.Lost;
         }
-      } else if (status >= 200 && status < 300 && scenario.session.lostBodyMatch !== null && step.index === scenario.login.length - 1 && ex.body !== null && scenario.session.lostBodyMatch.test(ex.body)) {
         collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
-        return this.fail(`${step.name}: answered the login form again`);
+        return this.fail(`${step.name}: answered ${status} back to the login page (${ex.location})`);
       }
-      const problem = this.checkExpectation(step, url, status);
-      const extractProblem = problem === null ? this.extract(step) : null;
-      if (this.shared.captureHidden[step.index] && ex.body !== null) this.hidden = hiddenInputs(ex.body);
-      const failed = problem !== null || extractProblem !== null;
-      collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, failed, now);
-      return failed ? this.fail(`${step.name}: ${problem ?? extractProblem}`) : Outcome.Ok;
+      if (next !== null && step.followRedirects && this.hop < MAX_REDIRECTS) {
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+        this.hopUrl = fromUrl(next);
+        if (status === 303 || ((status === 301 || status === 302) && this.hopMethod === 'POST')) {
+          this.hopMethod = 'GET';
+          this.hopPayload = null;
+        }
+        this.hop++;
+        return NEXT_HOP;
+      }
     }
+
+    // The final response of this step.
+    if (step.phase === 'flow') {
+      const loss = lossInResponse(status, ex.body, scenario.session);
+      if (loss !== null) {
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+        this.recordLoss(step, url, status, loss, now);
+        return Outcome.Lost;
+      }
+    } else if (status >= 200 && status < 300 && scenario.session.lostBodyMatch !== null && step.index === scenario.login.length - 1 && ex.body !== null && scenario.session.lostBodyMatch.test(ex.body)) {
+      collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+      return this.fail(`${step.name}: answered the login form again`);
+    }
+    const problem = this.checkExpectation(step, url, status);
+    const extractProblem = problem === null ? this.extract(step) : null;
+    if (this.shared.captureHidden[step.index] && ex.body !== null) this.hidden = hiddenInputs(ex.body);
+    const failed = problem !== null || extractProblem !== null;
+    collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, failed, now);
+    // The page is not needed any more: a VU that thinks for a while should not hold it.
+    ex.body = null;
+    return failed ? this.fail(`${step.name}: ${problem ?? extractProblem}`) : Outcome.Ok;
   }
 
   /** A step that expects a redirect to the login path (e.g. logout) is not a loss. */
@@ -384,7 +543,9 @@ export class VirtualUser {
   private extract(step: Step): string | null {
     const ex = this.exchange;
     let h = 0;
-    for (const x of step.extract) {
+    const all = step.extract;
+    for (let i = 0; i < all.length; i++) {
+      const x = all[i]!;
       let value: string | null = null;
       if (x.kind === 'header') value = ex.captured[h++] ?? null;
       else if (ex.body !== null) {
@@ -400,7 +561,10 @@ export class VirtualUser {
         }
       }
       if (value === null) return `extract ${x.name}: no match`;
-      this.vars[x.name] = value;
+      // A match is a slice of the page: keeping the slice would keep the whole page (per VU, until the
+      // next extraction), so the value is copied.
+      const body = ex.body;
+      this.vars[x.name] = body !== null && value.length >= 13 && value.length * 2 < body.length ? copyString(value) : value;
     }
     return null;
   }
