@@ -1,0 +1,524 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: session-bench side by side with autocannon and wrk, against a local target in its own
+ * process, on its own core. See bench/README.md for what each case means and how figures are measured.
+ *
+ *   node bench/run.js [--rounds 3] [--duration 5] [--cases a,b,c] [--vus 10000] [--slow-ms 1000]
+ *                     [--c-duration 10] [--out bench/results/latest.json] [--sb path/to/bin/session-bench.js]
+ *
+ * Every generator run is measured from outside: `bash -c 'ulimit -n N; exec taskset -c 0 /usr/bin/time
+ * -f ... -o FILE TOOL ...'`, so the CPU time (user+sys) and the peak RSS are those of the generator
+ * process only (GNU time reads them from wait4() on that process). Without GNU time, bash's `times`
+ * builtin gives the CPU and VmHWM polled from /proc gives the peak RSS. /proc is polled in both cases
+ * and used as a cross-check (it can only under-read: its last sample is taken just before exit).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+let SB = join(ROOT, 'bin/session-bench.js');
+const AUTOCANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
+const TARGET = join(ROOT, 'bench/target.js');
+const SCENARIO = join(ROOT, 'bench/login-flow.yaml');
+
+// ------------------------------------------------------------------------------------------------
+// Options
+
+function parseArgs(argv) {
+  const o = { rounds: 3, duration: 5, cases: 'a,b,c', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--rounds') o.rounds = Number(next());
+    else if (a === '--duration') o.duration = Number(next());
+    else if (a === '--cases') o.cases = next();
+    else if (a === '--vus') o.vus = Number(next());
+    else if (a === '--slow-ms') o.slowMs = Number(next());
+    else if (a === '--c-duration') o.cDuration = Number(next());
+    else if (a === '--concurrency' || a === '-c') o.concurrency = Number(next());
+    else if (a === '--out') o.out = next();
+    else if (a === '--sb') SB = next(); // another build of session-bench (before/after comparisons)
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  o.cases = new Set(o.cases.split(',').map((s) => s.trim()));
+  return o;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Environment
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
+const gnuTime = (() => {
+  if (process.env.BENCH_NO_GNU_TIME === '1' || !existsSync('/usr/bin/time')) return false;
+  const r = spawnSync('/usr/bin/time', ['--version'], { encoding: 'utf8' });
+  return /GNU/.test(`${r.stdout}${r.stderr}`);
+})();
+const taskset = has('taskset') && os.cpus().length >= 2;
+const wrk = process.env.BENCH_NO_WRK !== '1' && has('wrk');
+const autocannon = existsSync(AUTOCANNON);
+
+const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+/** Raises the open-file limit as far as allowed (the 10,000-VU case needs 10k sockets per side). */
+const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; ';
+const GENERATOR_CPU = '0';
+const TARGET_CPU = '1';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const round = (x, d = 3) => (x === null || x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d);
+
+// ------------------------------------------------------------------------------------------------
+// /proc helpers (Linux)
+
+function procStat(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    const tck = 100; // USER_HZ; Linux reports 100 on every mainstream architecture
+    return { cpuS: (Number(f[11]) + Number(f[12])) / tck };
+  } catch {
+    return null;
+  }
+}
+function procHwmKb(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Running one measured generator process
+
+const tmp = mkdtempSync(join(os.tmpdir(), 'sb-bench-'));
+let seq = 0;
+
+/**
+ * Runs `argv` pinned to the generator core with a raised fd limit and returns its stdout, stderr, exit
+ * code, CPU seconds (user+sys), peak RSS (KB) and wall time, measured on that process only.
+ */
+async function measure(argv, { env } = {}) {
+  const timeFile = join(tmp, `time-${++seq}.txt`);
+  const pin = taskset ? `taskset -c ${GENERATOR_CPU} ` : '';
+  const cmd = argv.map(q).join(' ');
+  const script = gnuTime
+    ? `${ULIMIT}exec ${pin}/usr/bin/time -f '%U %S %M %e' -o ${q(timeFile)} ${cmd}`
+    : `${ULIMIT}${pin}${cmd}; rc=$?; times > ${q(timeFile)}; exit $rc`;
+  const t0 = performance.now();
+  const child = spawn('bash', ['-c', script], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  // The generator is the only child of the wrapper (GNU time forks it; bash forks it in the fallback).
+  let genPid = null;
+  let pollHwm = null;
+  let pollCpu = null;
+  const poll = setInterval(() => {
+    genPid ??= childrenOf(child.pid)[0] ?? null;
+    if (genPid === null) return;
+    const h = procHwmKb(genPid);
+    const s = procStat(genPid);
+    if (h !== null) pollHwm = Math.max(pollHwm ?? 0, h);
+    if (s !== null) pollCpu = s.cpuS;
+  }, 50);
+  const code = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  clearInterval(poll);
+  const wallS = (performance.now() - t0) / 1000;
+  let cpuS = null;
+  let maxRssKb = pollHwm;
+  const raw = existsSync(timeFile) ? readFileSync(timeFile, 'utf8') : '';
+  if (gnuTime) {
+    const line = raw.trim().split('\n').pop() ?? '';
+    const [u, s, m] = line.split(/\s+/).map(Number);
+    if (Number.isFinite(u) && Number.isFinite(s)) cpuS = u + s;
+    if (Number.isFinite(m)) maxRssKb = m;
+  } else {
+    // `times`: line 1 = the shell, line 2 = its children: "0m1.234s 0m0.567s".
+    const sec = (t) => {
+      const m = /(\d+)m([\d.]+)s/.exec(t);
+      return m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
+    };
+    const [u, s] = (raw.trim().split('\n')[1] ?? '').split(/\s+/).map(sec);
+    if (Number.isFinite(u) && Number.isFinite(s)) cpuS = u + s;
+  }
+  return { code, stdout, stderr, cpuS, maxRssKb, wallS, check: { procCpuS: pollCpu, procHwmKb: pollHwm } };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Targets
+
+async function startTarget(env) {
+  const pin = taskset ? `taskset -c ${TARGET_CPU} ` : '';
+  const child = spawn('bash', ['-c', `${ULIMIT}exec ${pin}node ${q(TARGET)} 0`], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const info = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
+    });
+    child.on('exit', (c) => reject(new Error(`target exited with ${c}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${info.port}`,
+    pid: info.pid,
+    cpuS: () => procStat(info.pid)?.cpuS ?? null,
+    stop: async () => {
+      child.stdin.end();
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Tools
+
+function sessionBench(url, { concurrency, duration, scenario = null, label }) {
+  const json = join(tmp, `sb-${++seq}.json`);
+  const argv = scenario
+    ? ['node', SB, 'run', scenario, '--target', url, '-c', String(concurrency), '-d', `${duration}s`, '--json', json, '-q']
+    : ['node', SB, 'run', `${url}/`, '-c', String(concurrency), '-d', `${duration}s`, '--json', json, '-q'];
+  return {
+    tool: 'session-bench',
+    label,
+    argv,
+    parse(m) {
+      if (!existsSync(json)) throw new Error(`session-bench wrote no result (exit ${m.code}): ${m.stderr.slice(-500)}`);
+      const r = JSON.parse(readFileSync(json, 'utf8'));
+      return {
+        rps: r.throughput.rps,
+        requests: r.requests.total,
+        failed: r.requests.failed,
+        durationS: r.durationMs / 1000,
+        logins: r.session?.logins ?? null,
+        losses: r.session?.losses ?? null,
+        retention: r.session?.retention ?? null,
+        p50Ms: r.latency.p50,
+        p99Ms: r.latency.p99,
+      };
+    },
+  };
+}
+
+function autocannonTool(url, { concurrency, duration }) {
+  return {
+    tool: 'autocannon',
+    argv: ['node', AUTOCANNON, '-c', String(concurrency), '-d', String(duration), '-j', `${url}/`],
+    parse(m) {
+      const j = JSON.parse(m.stdout);
+      return {
+        rps: j.requests.average,
+        requests: j.requests.total,
+        failed: j.errors + j.non2xx + j.timeouts,
+        durationS: j.duration,
+        p50Ms: j.latency.p50,
+        p99Ms: j.latency.p99,
+      };
+    },
+  };
+}
+
+function wrkTool(url, { concurrency, duration }) {
+  return {
+    tool: 'wrk',
+    argv: ['wrk', '-t1', `-c${concurrency}`, `-d${duration}s`, '--latency', `${url}/`],
+    parse(m) {
+      const out = m.stdout;
+      const n = /(\d+) requests in ([\d.]+)(\w+)/.exec(out);
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const lat = (p) => {
+        const mm = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+        if (!mm) return null;
+        return Number(mm[1]) * (mm[2] === 'us' ? 0.001 : mm[2] === 's' ? 1000 : 1);
+      };
+      if (!n || !rps) throw new Error(`cannot read wrk output: ${out.slice(0, 300)}`);
+      return {
+        rps: Number(rps[1]),
+        requests: Number(n[1]),
+        failed: (non2xx ? Number(non2xx[1]) : 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+        durationS: Number(n[2]) * (n[3] === 'ms' ? 0.001 : n[3] === 'm' ? 60 : 1),
+        p50Ms: lat(50),
+        p99Ms: lat(99),
+      };
+    },
+  };
+}
+
+async function runTool(t, target) {
+  const before = target?.cpuS() ?? null;
+  const m = await measure(t.argv);
+  const after = target?.cpuS() ?? null;
+  const figures = t.parse(m);
+  if (m.code !== 0) throw new Error(`${t.tool} exited with ${m.code}: ${m.stderr.slice(-800)}`);
+  const cpuPer1k = m.cpuS !== null && figures.requests > 0 ? (m.cpuS / figures.requests) * 1000 : null;
+  const checkDiff = m.cpuS !== null && m.check.procCpuS !== null ? m.cpuS - m.check.procCpuS : null;
+  return {
+    ...figures,
+    cpuS: round(m.cpuS),
+    cpuSPer1kRequests: round(cpuPer1k, 4),
+    cpuUsPerRequest: round(cpuPer1k === null ? null : cpuPer1k * 1000, 2),
+    peakRssMb: round(m.maxRssKb === null ? null : m.maxRssKb / 1024, 1),
+    wallS: round(m.wallS),
+    targetCpuS: before !== null && after !== null ? round(after - before) : null,
+    // Cross-check of the measurement: /proc sampled every 50 ms until just before exit.
+    check: { procCpuS: round(m.check.procCpuS), procHwmMb: round(m.check.procHwmKb === null ? null : m.check.procHwmKb / 1024, 1), cpuDiffS: round(checkDiff) },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Report
+
+function pad(s, n, right = false) {
+  const t = s === null || s === undefined ? '-' : String(s);
+  return right ? t.padStart(n) : t.padEnd(n);
+}
+const fmt = (x, d) => (x === null || x === undefined ? '-' : x.toFixed(d));
+
+function table(rows, cols) {
+  const widths = cols.map((c) => Math.max(c.h.length, ...rows.map((r) => String(c.f(r) ?? '-').length)));
+  const line = (cells) => cells.map((s, i) => pad(s, widths[i], cols[i].right)).join('  ');
+  return [line(cols.map((c) => c.h)), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => c.f(r))))].join('\n');
+}
+
+// ------------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const notes = [];
+  if (!taskset) notes.push('taskset not found (or fewer than 2 CPUs): generator and target are not pinned to separate cores');
+  if (!gnuTime) notes.push('GNU time not found: CPU from bash `times`, peak RSS from /proc VmHWM polling');
+  if (!wrk) notes.push('wrk not installed: skipped (install it, e.g. apt-get install wrk, to compare against it)');
+  if (!autocannon) notes.push('autocannon not installed (npm install): skipped');
+  for (const n of notes) process.stderr.write(`note: ${n}\n`);
+  if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
+
+  const startedAt = new Date();
+  const results = { a: {}, b: {}, c: null };
+  const rounds = [];
+  const startup = {};
+  const log = (s) => process.stderr.write(`${s}\n`);
+  const common = { concurrency: o.concurrency, duration: o.duration };
+
+  if (o.cases.has('a') || o.cases.has('b')) {
+    const target = await startTarget({});
+    try {
+      // Warm the target's JIT on every route the cases use.
+      log(`target ${target.url} (pid ${target.pid}); warming up`);
+      await measure(sessionBench(target.url, { ...common, duration: 1 }).argv);
+      if (o.cases.has('b')) await measure(sessionBench(target.url, { ...common, duration: 1, scenario: SCENARIO }).argv);
+      // Fixed cost of each tool (start, one request, report, exit), measured once: it is part of every
+      // run's CPU and is reported separately so that the per-request cost can also be read without it.
+      if (o.cases.has('a')) {
+        const one = [
+          ['session-bench', ['node', SB, 'run', `${target.url}/`, '-n', '1', '-c', '1', '-q']],
+          ...(autocannon ? [['autocannon', ['node', AUTOCANNON, '-c', '1', '-a', '1', `${target.url}/`]]] : []),
+        ];
+        for (const [tool, argv] of one) {
+          const cpu = [];
+          for (let i = 0; i < 3; i++) cpu.push((await measure(argv)).cpuS);
+          startup[tool] = { cpuS: round(median(cpu)), command: argv.join(' ') };
+        }
+        if (wrk) startup.wrk = { cpuS: 0, command: 'native binary: start-up cost negligible (not measured)' };
+        log(`start-up CPU: ${Object.entries(startup).map(([k, v]) => `${k} ${v.cpuS}s`).join(', ')}`);
+      }
+      const tools = [];
+      if (o.cases.has('a')) {
+        tools.push(['a', () => sessionBench(target.url, common)]);
+        if (autocannon) tools.push(['a', () => autocannonTool(target.url, common)]);
+        if (wrk) tools.push(['a', () => wrkTool(target.url, common)]);
+      }
+      if (o.cases.has('b')) tools.push(['b', () => sessionBench(target.url, { ...common, scenario: SCENARIO })]);
+      for (let r = 0; r < o.rounds; r++) {
+        // Alternate the order each round so that no tool always runs first or last.
+        const order = tools.map((_, i) => tools[(i + r) % tools.length]);
+        const round = { round: r + 1, runs: [] };
+        for (const [c, make] of order) {
+          const t = make();
+          log(`round ${r + 1}/${o.rounds}  case (${c})  ${t.tool}`);
+          const fig = await runTool(t, target);
+          round.runs.push({ case: c, tool: t.tool, command: t.argv.join(' '), ...fig });
+          (results[c][t.tool] ??= []).push(fig);
+          await sleep(300);
+        }
+        rounds.push(round);
+      }
+    } finally {
+      await target.stop();
+    }
+  }
+
+  let caseC = null;
+  if (o.cases.has('c')) {
+    const target = await startTarget({ TARGET_DELAY_MS: String(o.slowMs) });
+    caseC = { vus: o.vus, slowMs: o.slowMs, durationS: o.cDuration, rounds: [] };
+    try {
+      log(`slow target ${target.url} (every response delayed ${o.slowMs} ms)`);
+      for (let r = 0; r < o.rounds; r++) {
+        const runs = {};
+        // Baseline first in odd rounds, second in even ones.
+        const order = r % 2 === 0 ? ['baseline', 'vus'] : ['vus', 'baseline'];
+        for (const which of order) {
+          const t = sessionBench(target.url, { concurrency: which === 'vus' ? o.vus : 1, duration: o.cDuration, scenario: SCENARIO });
+          log(`round ${r + 1}/${o.rounds}  case (c)  session-bench -c ${which === 'vus' ? o.vus : 1}`);
+          runs[which] = { command: t.argv.join(' '), ...(await runTool(t, target)) };
+          await sleep(500);
+        }
+        const perVuKb = runs.vus.peakRssMb !== null && runs.baseline.peakRssMb !== null ? ((runs.vus.peakRssMb - runs.baseline.peakRssMb) * 1024) / (o.vus - 1) : null;
+        caseC.rounds.push({ round: r + 1, ...runs, rssPerVuKb: round(perVuKb, 2) });
+      }
+    } finally {
+      await target.stop();
+    }
+  }
+
+  // Medians and ratios.
+  const summary = { a: {}, b: {}, c: null, ratios: {} };
+  const med = (runs, k) => round(median(runs.map((x) => x[k])), 4);
+  for (const c of ['a', 'b']) {
+    for (const [tool, runs] of Object.entries(results[c])) {
+      const fixed = startup[tool]?.cpuS ?? null;
+      summary[c][tool] = {
+        rps: round(med(runs, 'rps'), 1),
+        cpuSPer1kRequests: med(runs, 'cpuSPer1kRequests'),
+        cpuUsPerRequest: round(med(runs, 'cpuUsPerRequest'), 2),
+        cpuUsPerRequestExclStartup: fixed === null ? null : round(median(runs.map((x) => ((x.cpuS - fixed) / x.requests) * 1e6)), 2),
+        peakRssMb: round(med(runs, 'peakRssMb'), 1),
+        requests: med(runs, 'requests'),
+        failed: med(runs, 'failed'),
+        p99Ms: med(runs, 'p99Ms'),
+      };
+    }
+  }
+  const sa = summary.a['session-bench'];
+  const ratio = (x, y) => (x == null || y == null || y === 0 ? null : round(x / y, 3));
+  for (const peer of ['autocannon', 'wrk']) {
+    const p = summary.a[peer];
+    if (sa && p) {
+      summary.ratios[`session-bench/${peer}`] = {
+        cpuPerRequest: ratio(sa.cpuSPer1kRequests, p.cpuSPer1kRequests),
+        cpuPerRequestExclStartup: ratio(sa.cpuUsPerRequestExclStartup, p.cpuUsPerRequestExclStartup),
+        rps: ratio(sa.rps, p.rps),
+      };
+    }
+  }
+  const sb = summary.b['session-bench'];
+  if (sa && sb) summary.ratios['b/a (session-bench)'] = { cpuPerRequest: ratio(sb.cpuSPer1kRequests, sa.cpuSPer1kRequests), rps: ratio(sb.rps, sa.rps) };
+  if (caseC) {
+    const rs = caseC.rounds;
+    summary.c = {
+      vus: caseC.vus,
+      peakRssMb: round(median(rs.map((x) => x.vus.peakRssMb)), 1),
+      baselineRssMb: round(median(rs.map((x) => x.baseline.peakRssMb)), 1),
+      rssPerVuKb: round(median(rs.map((x) => x.rssPerVuKb)), 2),
+      rps: round(median(rs.map((x) => x.vus.rps)), 1),
+      cpuSPer1kRequests: round(median(rs.map((x) => x.vus.cpuSPer1kRequests)), 4),
+      requests: median(rs.map((x) => x.vus.requests)),
+      failed: median(rs.map((x) => x.vus.failed)),
+      logins: median(rs.map((x) => x.vus.logins)),
+      losses: median(rs.map((x) => x.vus.losses)),
+    };
+  }
+
+  // Print.
+  const rows = [];
+  for (const c of ['a', 'b']) for (const [tool, s] of Object.entries(summary[c])) rows.push({ c, tool, ...s, perRound: results[c][tool].map((x) => Math.round(x.rps)).join(' / ') });
+  const out = [];
+  out.push(`session-bench bench — ${startedAt.toISOString()} — ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'} — node ${process.version}`);
+  out.push(`concurrency ${o.concurrency}, ${o.duration} s per run, ${o.rounds} rounds, medians; generator on CPU ${taskset ? GENERATOR_CPU : '-'}, target on CPU ${taskset ? TARGET_CPU : '-'}`);
+  out.push('');
+  if (rows.length > 0) {
+    out.push(
+      table(rows, [
+        { h: 'case', f: (r) => `(${r.c})` },
+        { h: 'tool', f: (r) => r.tool },
+        { h: 'req/s', f: (r) => fmt(r.rps, 0), right: true },
+        { h: 'CPU s/1k req', f: (r) => fmt(r.cpuSPer1kRequests, 4), right: true },
+        { h: 'µs CPU/req', f: (r) => fmt(r.cpuUsPerRequest, 1), right: true },
+        { h: 'excl. start-up', f: (r) => fmt(r.cpuUsPerRequestExclStartup, 1), right: true },
+        { h: 'peak RSS MB', f: (r) => fmt(r.peakRssMb, 1), right: true },
+        { h: 'p99 ms', f: (r) => fmt(r.p99Ms, 2), right: true },
+        { h: 'failed', f: (r) => fmt(r.failed, 0), right: true },
+        { h: 'req/s per round', f: (r) => r.perRound },
+      ]),
+    );
+    out.push('');
+    for (const [k, v] of Object.entries(summary.ratios)) {
+      const excl = v.cpuPerRequestExclStartup === undefined ? '' : ` (${fmt(v.cpuPerRequestExclStartup, 2)}x excl. start-up)`;
+      out.push(`${k.padEnd(26)} CPU per request ${fmt(v.cpuPerRequest, 2)}x${excl}   req/s ${fmt(v.rps, 2)}x`);
+    }
+    if (Object.keys(startup).length > 0) out.push(`start-up CPU (one request, report, exit): ${Object.entries(startup).filter(([k]) => k !== 'wrk').map(([k, v]) => `${k} ${fmt(v.cpuS, 2)} s`).join(', ')}`);
+  }
+  if (summary.c) {
+    const s = summary.c;
+    out.push('');
+    out.push(`(c) ${s.vus} VUs, login flow, every response delayed ${o.slowMs} ms, ${o.cDuration} s: peak RSS ${fmt(s.peakRssMb, 1)} MB, baseline (-c 1) ${fmt(s.baselineRssMb, 1)} MB`);
+    out.push(`    => ${fmt(s.rssPerVuKb, 1)} KB per VU;  ${fmt(s.rps, 0)} req/s, ${s.requests} requests, ${s.failed} failed, ${s.logins} logins, ${s.losses} losses, CPU ${fmt(s.cpuSPer1kRequests, 4)} s/1k req`);
+    out.push(`    per round KB/VU: ${caseC.rounds.map((r) => fmt(r.rssPerVuKb, 1)).join(' / ')}`);
+  }
+  for (const n of notes) out.push(`note: ${n}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const machine = {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model ?? null,
+    totalMemMb: Math.round(os.totalmem() / 2 ** 20),
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadavgAtStart: os.loadavg(),
+  };
+  const doc = {
+    date: startedAt.toISOString(),
+    machine,
+    node: process.version,
+    command: `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
+    options: { ...o, cases: [...o.cases] },
+    measurement: {
+      cpu: gnuTime ? 'GNU time (wait4 rusage of the generator process): user+sys' : 'bash times (children user+sys)',
+      peakRss: gnuTime ? 'GNU time max RSS (ru_maxrss)' : '/proc/PID/status VmHWM polled every 50 ms',
+      pinned: taskset ? { generator: GENERATOR_CPU, target: TARGET_CPU } : null,
+      tools: { wrk, autocannon, gnuTime, taskset },
+    },
+    notes,
+    startup,
+    rounds,
+    caseC,
+    summary,
+  };
+  mkdirSync(join(o.out, '..'), { recursive: true });
+  writeFileSync(o.out, `${JSON.stringify(doc, null, 2)}\n`);
+  process.stderr.write(`results written to ${o.out}\n`);
+}
+
+try {
+  await main();
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
