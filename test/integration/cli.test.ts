@@ -124,7 +124,7 @@ describe('run from the command line', () => {
     const r = await runCli(['run', `${s.url}/`, '-d', '60s', '-c', '4', '--json', json], {
       onStart: (kill) => {
         const t = setInterval(() => {
-          if (s.count > 50) {
+          if (s.count > 100) {
             clearInterval(t);
             kill('SIGTERM');
           }
@@ -136,7 +136,8 @@ describe('run from the command line', () => {
     expect(r.stdout).toMatch(/Interrupted/i);
     const result = RunResultSchema.parse(JSON.parse(readFileSync(json, 'utf8')));
     expect(result.interrupted).toBe(true);
-    expect(result.requests.total).toBeGreaterThan(50);
+    // The requests in flight when the signal came (at most -c 4) are aborted, not counted.
+    expect(result.requests.total).toBeGreaterThan(90);
   });
 
   it('never writes a password to the report or the JSON', async () => {
