@@ -885,19 +885,7 @@ export class H1Connection {
             if (pos < end && this.socket === s) this.drop(s);
             return;
           }
-          if (next === P.Body) {
-            const n = Math.min(this.remaining, end - pos);
-            if (n === 0) continue;
-            ex.h1Data(data, pos, pos + n);
-            this.remaining -= n;
-            pos += n;
-            this.bodyActive = true;
-            if (this.remaining === 0) {
-              this.complete(s);
-              if (pos < end && this.socket === s) this.drop(s);
-              return;
-            }
-          }
+          // A body (P.Body, chunks, or until close) is read by the next turn of the loop.
           break;
         }
         case P.Body: {
