@@ -45,11 +45,15 @@ export const LossEventSchema = z.object({
   atMs: z.number().nonnegative(),
   vu: z.number().int().nonnegative(),
   step: z.string(),
+  /** Method of the request that showed the loss (a followed redirect may have turned POST into GET). */
+  method: z.string().optional(),
   url: z.string(),
   /** Status of the response that showed the loss. */
   status: z.number().int(),
   /** How it was detected: redirect to the login page, a lost-session status, or a login form in the body. */
   reason: z.enum(['redirect-to-login', 'status', 'body-match']),
+  /** The Location of a redirect to the login page, as the server sent it. */
+  location: z.string().nullable().optional(),
   /** Backend that answered the request that lost the session (servedByHeader), if known. */
   backend: z.string().nullable(),
   /** Backend that served this VU's last successful login, if known. */

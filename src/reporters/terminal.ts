@@ -205,10 +205,11 @@ function colorRetention(s: Style, ratio: number, text: string): string {
 function formatLossEvent(e: LossEvent, r: RunResult): string {
   const step = r.steps.find((st) => st.name === e.step);
   const path = displayUrl(e.url, r.target);
-  const request = step ? `${step.method} ${path}` : `${e.step} ${path}`;
+  const method = e.method ?? step?.method;
+  const request = method !== undefined ? `${method} ${path}` : `${e.step} ${path}`;
   const how =
     e.reason === 'redirect-to-login'
-      ? `${e.status} -> login page`
+      ? `${e.status} -> ${e.location ? displayUrl(e.location, r.target) : 'login page'}`
       : e.reason === 'body-match'
         ? `${e.status} login form`
         : String(e.status);

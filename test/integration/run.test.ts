@@ -223,6 +223,8 @@ describe('session loss detection', () => {
     expect(ev.backend).toBe('app-1');
     expect(ev.loginBackend).toBe('app-1');
     expect(ev.reason).toBe(lostAs === 'redirect' ? 'redirect-to-login' : lostAs === '401' ? 'status' : 'body-match');
+    expect(ev.method).toBe('GET');
+    expect(ev.location).toBe(lostAs === 'redirect' ? '/login' : null);
     expect(JSON.stringify(result)).not.toContain('s3cret');
   });
 
