@@ -3,10 +3,9 @@
  * IPC channel for readiness and shutdown, and its stdout (log lines) piped to the lab's `log`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { compiledEntry } from '../entry-path.js';
 import { REPLICA_ENV, type LabToReplica, type ReplicaToLab } from './protocol.js';
 
 /**
@@ -15,15 +14,7 @@ import { REPLICA_ENV, type LabToReplica, type ReplicaToLab } from './protocol.js
  * @throws Error telling to run `npm run build` when the file is missing.
  */
 export function locateReplicaEntry(moduleUrl: string = import.meta.url): string {
-  const here = fileURLToPath(moduleUrl);
-  const dir = path.dirname(here);
-  const entry = here.endsWith('.ts')
-    ? path.resolve(dir, '..', '..', 'dist', 'lab', 'replica-process.js')
-    : path.join(dir, 'replica-process.js');
-  if (!existsSync(entry)) {
-    throw new Error(`Lab replica entry not found at ${entry}; run \`npm run build\` first (replicas run compiled JS).`);
-  }
-  return entry;
+  return compiledEntry('lab/replica-process.js', moduleUrl, 1);
 }
 
 /** How to start one replica. */

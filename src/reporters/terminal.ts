@@ -146,28 +146,12 @@ function sessionBlock(r: RunResult, s: Style, maxLossEvents: number): string {
   lines.push(field('Logins', `${ss.logins} (${loginFailures})`));
   lines.push(field('Session losses', ss.losses > 0 ? s.red(String(ss.losses)) : String(ss.losses)));
 
-  if (ss.retention === null) {
-    lines.push(field('Session retention', 'n/a (no logged-in requests)'));
-  } else {
-    const pct = colorRetention(s, ss.retention, formatRatioPct(ss.retention));
-    lines.push(
-      field(
-        'Session retention',
-        `${pct} (${ss.flowRequestsKept} of ${ss.flowRequests} logged-in requests kept their session)`,
-      ),
-    );
-  }
-  if (ss.flowRetention === null) {
-    lines.push(field('Flow retention', 'n/a (no completed iterations)'));
-  } else {
-    const pct = colorRetention(s, ss.flowRetention, formatRatioPct(ss.flowRetention));
-    lines.push(
-      field(
-        'Flow retention',
-        `${pct} (${ss.flowIterationsKept} of ${ss.flowIterations} iterations completed without a loss)`,
-      ),
-    );
-  }
+  const retentionLine = (label: string, ratio: number | null, none: string, detail: string): string =>
+    field(label, ratio === null ? `n/a (${none})` : `${colorRetention(s, ratio, formatRatioPct(ratio))} (${detail})`);
+  lines.push(
+    retentionLine('Session retention', ss.retention, 'no logged-in requests', `${ss.flowRequestsKept} of ${ss.flowRequests} logged-in requests kept their session`),
+    retentionLine('Flow retention', ss.flowRetention, 'no completed iterations', `${ss.flowIterationsKept} of ${ss.flowIterations} iterations completed without a loss`),
+  );
 
   const backends = Object.entries(r.backends).sort(([a], [b]) =>
     a.localeCompare(b, 'en', { numeric: true }),
