@@ -1,11 +1,15 @@
 /**
  * RunResult: the contract between the runner and every reporter, and the versioned JSON format written by
  * `--json`. The zod schema below is the single description of that format; `compare` and tests validate
- * files against it. Bump SCHEMA_VERSION on any incompatible change.
+ * files against it. Bump SCHEMA_VERSION (result-constants.ts) on any incompatible change. A run itself never
+ * loads this module's values (only its types), so zod stays unloaded until something validates a file.
  */
-import { z } from 'zod';
+import type { z as Z } from 'zod';
+import { ERROR_KINDS, SCHEMA_VERSION, type ErrorKind } from './result-constants.js';
+import { loadZod } from './zod.js';
 
-export const SCHEMA_VERSION = 1 as const;
+export { ERROR_KINDS, SCHEMA_VERSION, type ErrorKind };
+const { z } = loadZod();
 
 /** Latency summary in milliseconds plus the encoded HDR histogram (integer microseconds). */
 export const LatencySummarySchema = z.object({
@@ -26,14 +30,12 @@ export const LatencySummarySchema = z.object({
   /** HdrHistogram compressed base64 encoding; values are microseconds. */
   hdr: z.string(),
 });
-export type LatencySummary = z.infer<typeof LatencySummarySchema>;
+export type LatencySummary = Z.infer<typeof LatencySummarySchema>;
 
-export const ERROR_KINDS = ['refused', 'reset', 'timeout', 'tls', 'dns', 'invalid', 'other'] as const;
-export type ErrorKind = (typeof ERROR_KINDS)[number];
 export const ErrorCountsSchema = z.object(
   Object.fromEntries(ERROR_KINDS.map((k) => [k, z.number().int().nonnegative()])) as Record<
     ErrorKind,
-    z.ZodNumber
+    Z.ZodNumber
   >,
 );
 export type ErrorCounts = Record<ErrorKind, number>;
@@ -59,7 +61,7 @@ export const LossEventSchema = z.object({
   /** Backend that served this VU's last successful login, if known. */
   loginBackend: z.string().nullable(),
 });
-export type LossEvent = z.infer<typeof LossEventSchema>;
+export type LossEvent = Z.infer<typeof LossEventSchema>;
 
 export const StepResultSchema = z.object({
   name: z.string(),
@@ -73,7 +75,7 @@ export const StepResultSchema = z.object({
   errors: ErrorCountsSchema,
   latency: LatencySummarySchema,
 });
-export type StepResult = z.infer<typeof StepResultSchema>;
+export type StepResult = Z.infer<typeof StepResultSchema>;
 
 export const TimelineBucketSchema = z.object({
   /** Whole seconds since the run started. */
@@ -82,7 +84,7 @@ export const TimelineBucketSchema = z.object({
   failed: z.number().int().nonnegative(),
   losses: z.number().int().nonnegative(),
 });
-export type TimelineBucket = z.infer<typeof TimelineBucketSchema>;
+export type TimelineBucket = Z.infer<typeof TimelineBucketSchema>;
 
 export const RunOptionsSchema = z.object({
   concurrency: z.number().int().positive(),
@@ -98,7 +100,7 @@ export const RunOptionsSchema = z.object({
   workers: z.number().int().positive(),
   users: z.number().int().nonnegative(),
 });
-export type RunOptionsRecord = z.infer<typeof RunOptionsSchema>;
+export type RunOptionsRecord = Z.infer<typeof RunOptionsSchema>;
 
 export const RunResultSchema = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
@@ -163,7 +165,7 @@ export const RunResultSchema = z.object({
     )
     .optional(),
 });
-export type RunResult = z.infer<typeof RunResultSchema>;
+export type RunResult = Z.infer<typeof RunResultSchema>;
 
 /** What the runner hands to `onProgress` about once a second (not persisted). */
 export interface ProgressSnapshot {

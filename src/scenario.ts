@@ -5,13 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type { z as Z } from 'zod';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
 import { parseDurationMs } from './duration.js';
 import { BUILTIN_VARS, compileTemplate, type Template } from './template.js';
 import { readUsersFile, type Credential } from './users.js';
 import { parseThreshold, type Threshold } from './metrics/thresholds.js';
+import { loadZod } from './zod.js';
+
+// yaml, like zod, is loaded when a YAML file is read (~0.07 s a quick-mode run does not spend).
+const requireCjs = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (requireCjs('yaml') as typeof import('yaml')).parse(text);
 
 export const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head'] as const;
 type MethodKey = (typeof METHODS)[number];
@@ -19,102 +24,110 @@ type MethodKey = (typeof METHODS)[number];
 // ---------------------------------------------------------------------------------------------------
 // File schema (the documented contract: fields may be added, never renamed)
 
-// Field-level checks live in the schema so that every problem in a file is reported in one pass.
-const Duration = z.union([z.string(), z.number()]).refine((v) => parseDurationMs(v) !== undefined, {
-  error: (iss) => `invalid duration "${String(iss.input)}" (use e.g. 500ms, 30s, 2m)`,
-});
-const Status = z
-  .number()
-  .int()
-  .refine((s) => s >= 100 && s <= 599, { error: (iss) => `expected a status 100-599, got ${String(iss.input)}` });
-const StatusList = z.union([Status, z.array(Status).min(1)]);
-const regexError = (source: string): string | null => {
-  try {
-    new RegExp(source);
-    return null;
-  } catch (err) {
-    return (err as Error).message;
-  }
-};
-const Regex = z.string().refine((s) => regexError(s) === null, {
-  error: (iss) => `invalid regular expression "${String(iss.input)}": ${regexError(String(iss.input))}`,
-});
-
-const ExtractSchema = z.union([
-  z.strictObject({ regex: Regex, group: z.number().int().nonnegative().optional() }),
-  z.strictObject({ header: z.string().min(1) }),
-  z.strictObject({ json: z.string().min(1) }),
-  z.strictObject({ input: z.string().min(1) }),
-]);
-
-const StepSchema = z
-  .strictObject({
-    get: z.string().optional(),
-    post: z.string().optional(),
-    put: z.string().optional(),
-    patch: z.string().optional(),
-    delete: z.string().optional(),
-    head: z.string().optional(),
-    name: z.string().min(1).optional(),
-    headers: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-    form: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-    json: z.unknown().optional(),
-    body: z.string().optional(),
-    /** Also send every hidden `<input>` of the previous response's page (CSRF tokens and the like). */
-    hiddenInputs: z.boolean().optional(),
-    extract: z.record(z.string(), ExtractSchema).optional(),
-    expect: z
-      .strictObject({
-        status: StatusList.optional(),
-        location: z.string().optional(),
-        bodyMatch: Regex.optional(),
-      })
-      .optional(),
-    followRedirects: z.boolean().optional(),
-    think: Duration.optional(),
-  })
-  .superRefine((step, ctx) => {
-    const present = METHODS.filter((m) => step[m] !== undefined);
-    if (present.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          present.length === 0
-            ? `a step needs one of ${METHODS.join(', ')} with a path or URL`
-            : `a step has exactly one method, got ${present.join(' and ')}`,
-      });
+// Field-level checks live in the schema so that every problem in a file is reported in one pass. It is
+// built on first use (see zod.ts): a quick-mode run compiles its scenario without it.
+function defineFileSchema(z: typeof Z) {
+  const Duration = z.union([z.string(), z.number()]).refine((v) => parseDurationMs(v) !== undefined, {
+    error: (iss) => `invalid duration "${String(iss.input)}" (use e.g. 500ms, 30s, 2m)`,
+  });
+  const Status = z
+    .number()
+    .int()
+    .refine((s) => s >= 100 && s <= 599, { error: (iss) => `expected a status 100-599, got ${String(iss.input)}` });
+  const StatusList = z.union([Status, z.array(Status).min(1)]);
+  const regexError = (source: string): string | null => {
+    try {
+      new RegExp(source);
+      return null;
+    } catch (err) {
+      return (err as Error).message;
     }
-    const bodies = ['form', 'json', 'body'].filter((k) => (step as Record<string, unknown>)[k] !== undefined);
-    if (bodies.length > 1) {
-      ctx.addIssue({ code: 'custom', message: `use only one of form, json, body; got ${bodies.join(' and ')}` });
-    }
+  };
+  const Regex = z.string().refine((s) => regexError(s) === null, {
+    error: (iss) => `invalid regular expression "${String(iss.input)}": ${regexError(String(iss.input))}`,
   });
 
-const UserEntry = z.union([
-  z.strictObject({ username: z.string().min(1), password: z.union([z.string(), z.number()]) }),
-  z.strictObject({ file: z.string().min(1) }),
-]);
+  const ExtractSchema = z.union([
+    z.strictObject({ regex: Regex, group: z.number().int().nonnegative().optional() }),
+    z.strictObject({ header: z.string().min(1) }),
+    z.strictObject({ json: z.string().min(1) }),
+    z.strictObject({ input: z.string().min(1) }),
+  ]);
 
-export const ScenarioFileSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  target: z.string().optional(),
-  session: z
+  const StepSchema = z
     .strictObject({
-      loginPath: z.string().optional(),
-      lostStatus: z.array(Status).optional(),
-      lostBodyMatch: Regex.optional(),
-      servedByHeader: z.string().min(1).optional(),
+      get: z.string().optional(),
+      post: z.string().optional(),
+      put: z.string().optional(),
+      patch: z.string().optional(),
+      delete: z.string().optional(),
+      head: z.string().optional(),
+      name: z.string().min(1).optional(),
+      headers: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+      form: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+      json: z.unknown().optional(),
+      body: z.string().optional(),
+      /** Also send every hidden `<input>` of the previous response's page (CSRF tokens and the like). */
+      hiddenInputs: z.boolean().optional(),
+      extract: z.record(z.string(), ExtractSchema).optional(),
+      expect: z
+        .strictObject({
+          status: StatusList.optional(),
+          location: z.string().optional(),
+          bodyMatch: Regex.optional(),
+        })
+        .optional(),
+      followRedirects: z.boolean().optional(),
+      think: Duration.optional(),
     })
-    .optional(),
-  users: z.union([z.array(UserEntry), z.strictObject({ file: z.string().min(1) })]).optional(),
-  login: z.array(StepSchema).optional(),
-  flow: z.array(StepSchema).min(1),
-  think: Duration.optional(),
-  /** Pass/fail criteria such as `p99<200ms`, `retention>=99%` (see metrics/thresholds.ts). */
-  thresholds: z.array(z.string()).optional(),
-});
-export type ScenarioFile = z.infer<typeof ScenarioFileSchema>;
-type StepFile = z.infer<typeof StepSchema>;
+    .superRefine((step, ctx) => {
+      const present = METHODS.filter((m) => step[m] !== undefined);
+      if (present.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            present.length === 0
+              ? `a step needs one of ${METHODS.join(', ')} with a path or URL`
+              : `a step has exactly one method, got ${present.join(' and ')}`,
+        });
+      }
+      const bodies = ['form', 'json', 'body'].filter((k) => (step as Record<string, unknown>)[k] !== undefined);
+      if (bodies.length > 1) {
+        ctx.addIssue({ code: 'custom', message: `use only one of form, json, body; got ${bodies.join(' and ')}` });
+      }
+    });
+
+  const UserEntry = z.union([
+    z.strictObject({ username: z.string().min(1), password: z.union([z.string(), z.number()]) }),
+    z.strictObject({ file: z.string().min(1) }),
+  ]);
+
+  return z.strictObject({
+    name: z.string().min(1).optional(),
+    target: z.string().optional(),
+    session: z
+      .strictObject({
+        loginPath: z.string().optional(),
+        lostStatus: z.array(Status).optional(),
+        lostBodyMatch: Regex.optional(),
+        servedByHeader: z.string().min(1).optional(),
+      })
+      .optional(),
+    users: z.union([z.array(UserEntry), z.strictObject({ file: z.string().min(1) })]).optional(),
+    login: z.array(StepSchema).optional(),
+    flow: z.array(StepSchema).min(1),
+    think: Duration.optional(),
+    /** Pass/fail criteria such as `p99<200ms`, `retention>=99%` (see metrics/thresholds.ts). */
+    thresholds: z.array(z.string()).optional(),
+  });
+}
+let fileSchema: ReturnType<typeof defineFileSchema> | null = null;
+/** The scenario file schema (zod), built on first use. */
+export function scenarioFileSchema(): ReturnType<typeof defineFileSchema> {
+  return (fileSchema ??= defineFileSchema(loadZod().z));
+}
+export type ScenarioFile = Z.infer<ReturnType<typeof defineFileSchema>>;
+type StepFile = ScenarioFile['flow'][number];
 
 // ---------------------------------------------------------------------------------------------------
 // Compiled form
@@ -410,7 +423,7 @@ function deepFreeze<T>(value: T): T {
 
 /** Validates and compiles parsed scenario data (from YAML, JSON or code). */
 export function parseScenario(data: unknown, source: string, baseDir = process.cwd()): Scenario {
-  const parsed = ScenarioFileSchema.safeParse(data);
+  const parsed = scenarioFileSchema().safeParse(data);
   if (!parsed.success) {
     throw new ConfigError(
       source,
@@ -424,13 +437,13 @@ export function parseScenario(data: unknown, source: string, baseDir = process.c
  * Turns a zod issue into ours. For a union (e.g. a user given inline or as a file) zod only says "Invalid
  * input"; report instead what the closest alternative wanted: the one that got furthest into the value.
  */
-function flattenIssue(issue: z.core.$ZodIssue, base: readonly PropertyKey[] = []): ConfigIssue[] {
+function flattenIssue(issue: Z.core.$ZodIssue, base: readonly PropertyKey[] = []): ConfigIssue[] {
   const path = [...base, ...issue.path];
   if (issue.code === 'unrecognized_keys') {
     return [{ path: formatPath(path), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` }];
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-    const depth = (errs: readonly z.core.$ZodIssue[]): number => Math.max(...errs.map((e) => (e.code === 'invalid_type' && e.path.length === 0 ? -1 : e.path.length)));
+    const depth = (errs: readonly Z.core.$ZodIssue[]): number => Math.max(...errs.map((e) => (e.code === 'invalid_type' && e.path.length === 0 ? -1 : e.path.length)));
     const closest = [...issue.errors].sort((a, b) => depth(b) - depth(a) || a.length - b.length)[0]!;
     if (closest.length > 0) return closest.flatMap((e) => flattenIssue(e, path));
   }

@@ -10,7 +10,7 @@ import { shouldUseColor } from '../reporters/style.js';
 import { formatRunReport } from '../reporters/terminal.js';
 import type { ProgressSnapshot, RunResult } from '../result.js';
 import { run, targetErrorOf, thresholdsFailed, type RunOptions } from '../runner.js';
-import { buildQuickScenario, loadScenario, parseScenario, parseThresholds, type Scenario } from '../scenario.js';
+import { buildQuickScenario, compileScenario, loadScenario, parseThresholds, type Scenario } from '../scenario.js';
 import { parseUserFlag, readUsersFile, type Credential } from '../users.js';
 import { FlagIssues } from './flags.js';
 import type { Io } from './io.js';
@@ -106,7 +106,9 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
         f.add('--login-form', 'the login flags need --login-form PATH');
       }
       f.throwIfAny();
-      scenario = parseScenario({ ...file, users }, 'command line');
+      // Built from flags, so of the file schema's shape by construction: compiled without the schema
+      // pass (zod is not loaded for a quick run; see zod.ts). compileScenario still checks the values.
+      scenario = compileScenario({ ...file, users }, process.cwd(), 'command line');
     }
   } else {
     for (const q of quickFlags) {

@@ -2,7 +2,8 @@
  * Builds a RunResult (the persisted, reporter-facing form) from a MetricsSnapshot. Latency figures come
  * from the merged HDR histograms; retention ratios from exact counts.
  */
-import { ERROR_KINDS, SCHEMA_VERSION, type ErrorCounts, type RunResult } from '../result.js';
+import { ERROR_KINDS, SCHEMA_VERSION } from '../result-constants.js';
+import type { ErrorCounts, RunResult } from '../result.js';
 import { VERSION } from '../version.js';
 import { decodeHistogram, mergeEncoded, summarize } from './histogram.js';
 import type { MetricsSnapshot } from './collector.js';

@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import Table from 'cli-table3';
 import { ConfigError, UsageError, formatPath, type ConfigIssue } from '../errors.js';
-import { RunResultSchema, SCHEMA_VERSION, type RunResult } from '../result.js';
+import { SCHEMA_VERSION } from '../result-constants.js';
+import type { RunResult } from '../result.js';
 import { abFigures, formatCount, formatMs, formatRatioPct, runName } from './format.js';
 import { NO_ROW_SEPARATORS, createStyle, type Style } from './style.js';
 
@@ -289,6 +290,8 @@ export async function loadResultFile(path: string): Promise<RunResult> {
       ]);
     }
   }
+  // The schema (and zod) are loaded here, not when a run's report imports this module.
+  const { RunResultSchema } = await import('../result.js');
   const parsed = RunResultSchema.safeParse(data);
   if (!parsed.success) {
     const issues: ConfigIssue[] = parsed.error.issues.map((i) => ({

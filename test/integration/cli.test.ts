@@ -153,3 +153,23 @@ describe('run from the command line', () => {
     expect(r.stdout + r.stderr + readFileSync(json, 'utf8')).not.toContain('Sup3r-Secret');
   });
 });
+
+describe('start-up', () => {
+  // zod and yaml cost ~0.2 s of CPU to load; a quick-mode run (a URL, no file to parse or validate) must
+  // not pay it. NODE_DEBUG lists every module Node loads, CommonJS and ESM.
+  it('a quick-mode run loads neither zod nor yaml; a scenario file loads both', async () => {
+    const s = await startServer((_req, res) => res.end('ok'));
+    servers.push(s);
+    const env = { NODE_DEBUG: 'module,esm' };
+    const quick = await runCli(['run', `${s.url}/`, '-n', '5', '-c', '1', '-q'], { env });
+    expect(quick.code).toBe(0);
+    expect(quick.stdout).toContain('Complete requests:');
+    expect(quick.stderr).toMatch(/node_modules\/hdr-histogram-js\//); // the log does list packages
+    expect(quick.stderr).not.toMatch(/node_modules\/(zod|yaml)\//);
+    const file = scenarioFile('startup.yaml', `target: ${s.url}\nflow:\n  - get: /\n`);
+    const withFile = await runCli(['run', file, '-n', '5', '-c', '1', '-q'], { env });
+    expect(withFile.code).toBe(0);
+    expect(withFile.stderr).toMatch(/node_modules\/zod\//);
+    expect(withFile.stderr).toMatch(/node_modules\/yaml\//);
+  });
+});

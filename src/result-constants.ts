@@ -1,0 +1,8 @@
+/**
+ * The constants of the result format that the run itself needs (the collector, the summary, the report),
+ * kept apart from the zod schema in result.ts so that a run does not load zod. result.ts re-exports them.
+ */
+export const SCHEMA_VERSION = 1 as const;
+
+export const ERROR_KINDS = ['refused', 'reset', 'timeout', 'tls', 'dns', 'invalid', 'other'] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
