@@ -239,7 +239,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       dispatcher.dispatch(opts, this);
     } catch (err) {
-      this.onError(err as Error);
+      this.failLater(err as Error);
     }
     return done;
   }
@@ -269,14 +269,31 @@ export class Exchange implements Dispatcher.DispatchHandler {
     conn.request(this, head, timeoutMs);
   }
 
-  /** Fails a request that was never sent (what undici rejects before sending): `onDone` is called at once. */
+  /** Fails a request that was never sent (what undici rejects before sending); see {@link failLater}. */
   startFailedH1(req: ExchangeRequest, err: Error, onDone: () => void): void {
     this.reset(req);
     this.conn = null;
     this.onDone = onDone;
     this.startMs = performance.now();
-    this.onError(err);
+    this.failLater(err);
   }
+
+  /**
+   * Reports a request that failed before anything was sent on a later turn of the event loop, as if it
+   * had failed on the wire. A VU whose every request is refused that way (a bad header value, a path
+   * undici rejects) would otherwise loop without ever yielding: the run's end timer and Ctrl-C would
+   * never fire.
+   */
+  failLater(err: Error): void {
+    this.pendingError = err;
+    setImmediate(this.failPending);
+  }
+  private pendingError: Error | null = null;
+  private readonly failPending = (): void => {
+    const err = this.pendingError;
+    this.pendingError = null;
+    if (err !== null) this.onError(err);
+  };
 
   /** Aborts the request in flight, if any (used when a run is interrupted). */
   abort(): void {
@@ -662,7 +679,7 @@ export class H1Connection {
   /** Sends a request for `ex` (called by {@link Exchange.startH1} and {@link Exchange.sendH1}). */
   request(ex: Exchange, head: RequestHead, timeoutMs: number): void {
     if (this.closed) {
-      ex.onError(new HttpError('ClientDestroyedError', 'UND_ERR_DESTROYED', 'The client is destroyed'));
+      ex.failLater(new HttpError('ClientDestroyedError', 'UND_ERR_DESTROYED', 'The client is destroyed'));
       return;
     }
     this.ex = ex;

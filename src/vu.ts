@@ -3,7 +3,6 @@
  * in, walks the flow, and when a response shows the session was lost, records a loss event, logs in
  * again and goes on. It never formats output: everything it sees goes to the Collector.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { VuCookieJar } from './cookies.js';
 import { buildRequestHead, classifyError, Exchange, SPECIAL_REQUEST_HEADERS, type ExchangeRequest, type H1Connection, type RequestHead, type Transport } from './http.js';
@@ -61,8 +60,11 @@ export function resolveStepUrl(text: string, base: TargetBase): ResolvedUrl {
     return { origin: u.origin, path: u.pathname + u.search, href: u.href };
   }
   const path = base.basePath + (text.startsWith('/') ? text : `/${text}`);
+  // Spaces and non-ASCII (a rendered `{{name}}`, `/café`) are percent-encoded as UTF-8, as a browser does.
+  if (NOT_URL_SAFE.test(path)) return fromUrl(new URL(path, base.origin));
   return { origin: base.origin, path, href: base.origin + path };
 }
+const NOT_URL_SAFE = /[^\x21-\x7e]/;
 
 function fromUrl(u: URL): ResolvedUrl {
   return { origin: u.origin, path: u.pathname + u.search, href: u.href };
@@ -120,6 +122,15 @@ enum Outcome {
   Stopped,
 }
 
+/** What follows a think time. */
+const enum AfterThink {
+  NextStep,
+  /** The last login step: the VU is logged in, the flow starts. */
+  LoggedIn,
+  /** The last flow step: the iteration is complete. */
+  IterationDone,
+}
+
 interface HeaderCacheEntry {
   cookie: string | null;
   headers: string[];
@@ -172,10 +183,17 @@ export class VirtualUser {
   private readonly headCache: (HeadCacheEntry | undefined)[] = [];
   private readonly plans: readonly StepPlan[];
   private stoppedByAbort = false;
-  // The step being sent (execStep): what a redirect hop carries over.
+  // The iteration in progress (see startIteration).
+  private inLogin = false;
+  /** Index of the step being sent in the login steps (inLogin) or the flow. */
+  private stepPos = 0;
+  private iterScheduled: number | undefined = undefined;
+  private iterEnd: ((o: Outcome) => void) | null = null;
+  private iterFail: ((err: unknown) => void) | null = null;
+  private thinkTimer: NodeJS.Timeout | null = null;
+  private afterThink = AfterThink.NextStep;
+  // The step being sent: what a redirect hop carries over.
   private hopStep: Step | null = null;
-  private stepResolve: ((o: Outcome) => void) | null = null;
-  private stepReject: ((err: unknown) => void) | null = null;
   private hopUrl: ResolvedUrl | null = null;
   private hopMethod = '';
   private hopPayload: { body: string; contentType: string } | null = null;
@@ -193,43 +211,23 @@ export class VirtualUser {
   }
 
   /** Closed model: log in, loop the flow until the run stops. */
-  async run(): Promise<void> {
-    while (!this.shared.control.stopped) {
-      if ((await this.runIteration()) === Outcome.Stopped) return;
-    }
+  run(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const next = (o: Outcome): void => {
+        if (o === Outcome.Stopped || this.shared.control.stopped) resolve();
+        else this.startIteration(undefined, next, reject);
+      };
+      next(Outcome.Ok);
+    });
   }
 
   /**
-   * One iteration: log in if needed, then walk the flow once. Returns Stopped when the run ended midway.
-   * The open model calls this directly; `intendedStartMs` is then the scheduled start, and the first
-   * request's latency is measured from it (coordinated-omission correction).
+   * One iteration: log in if needed, then walk the flow once. Resolves to Stopped when the run ended
+   * midway. The open model calls this directly; `intendedStartMs` is then the scheduled start, and the
+   * first request's latency is measured from it (coordinated-omission correction).
    */
-  async runIteration(intendedStartMs?: number): Promise<Outcome> {
-    const { scenario, collector } = this.shared;
-    let scheduled = intendedStartMs;
-    if (scenario.login.length > 0 && !this.loggedIn) {
-      const r = await this.login(scheduled);
-      scheduled = undefined;
-      if (r !== Outcome.Ok) return r;
-    }
-    this.iteration++;
-    this.vars.iteration = String(this.iteration);
-    const flow = scenario.flow;
-    for (let i = 0; i < flow.length; i++) {
-      const step = flow[i]!;
-      const r = await this.execStep(step, scheduled);
-      scheduled = undefined;
-      if (r === Outcome.Stopped) return r;
-      if (r !== Outcome.NoResponse) collector.recordFlowRequest(r !== Outcome.Lost);
-      if (r === Outcome.Lost) {
-        this.loggedIn = false;
-        collector.recordIteration(false);
-        return r;
-      }
-      if (!(await this.think(step.thinkMs ?? this.shared.thinkMs))) return Outcome.Stopped;
-    }
-    collector.recordIteration(true);
-    return Outcome.Ok;
+  runIteration(intendedStartMs?: number): Promise<Outcome> {
+    return new Promise<Outcome>((resolve, reject) => this.startIteration(intendedStartMs, resolve, reject));
   }
 
   /** Aborts the request in flight; it will not be recorded. */
@@ -238,32 +236,126 @@ export class VirtualUser {
     this.exchange.abort();
   }
 
-  private async login(intendedStartMs: number | undefined): Promise<Outcome> {
-    let scheduled = intendedStartMs;
-    for (const step of this.shared.scenario.login) {
-      const r = await this.execStep(step, scheduled);
-      scheduled = undefined;
-      if (r === Outcome.Stopped) return r;
-      if (r !== Outcome.Ok) {
-        this.shared.collector.recordLogin(false, this.failureReason);
-        return Outcome.Failed;
-      }
-      if (step.thinkMs !== null && !(await this.think(step.thinkMs))) return Outcome.Stopped;
-    }
-    this.loggedIn = true;
-    this.loginBackend = this.lastBackend;
-    this.shared.collector.recordLogin(true);
-    return Outcome.Ok;
+  // An iteration is driven by callbacks, not an async function: a step's answer arrives in hopDone
+  // (from the socket's read callback), which judges it and sends the next request straight away. No
+  // promise or suspended frame per request; run() and runIteration() are the only promises.
+
+  private startIteration(intendedStartMs: number | undefined, end: (o: Outcome) => void, fail: (err: unknown) => void): void {
+    this.iterEnd = end;
+    this.iterFail = fail;
+    this.iterScheduled = intendedStartMs;
+    if (this.shared.scenario.login.length > 0 && !this.loggedIn) {
+      this.inLogin = true;
+      this.stepPos = 0;
+    } else this.beginFlow();
+    this.sendStep();
   }
 
-  private async think(ms: number): Promise<boolean> {
-    if (ms <= 0) return !this.shared.control.stopped;
+  private beginFlow(): void {
+    this.inLogin = false;
+    this.stepPos = 0;
+    this.iteration++;
+    this.vars.iteration = String(this.iteration);
+  }
+
+  /** Sends the step at `stepPos`; its outcome comes back through {@link stepDone}. */
+  private sendStep(): void {
+    const step = (this.inLogin ? this.shared.scenario.login : this.shared.scenario.flow)[this.stepPos]!;
+    // The first request of an iteration is timed from its scheduled start (open model).
+    this.hopStep = step;
+    this.hopScheduled = this.iterScheduled;
+    this.iterScheduled = undefined;
     try {
-      await sleep(ms, undefined, { signal: this.shared.control.signal });
-    } catch {
-      return false;
+      this.beginStep(step);
+    } catch (err) {
+      this.failIteration(err);
+      return;
     }
-    return !this.shared.control.stopped;
+    this.hopNow();
+  }
+
+  /** A step is over: record it and go on (next step, think, log in again) or end the iteration. */
+  private stepDone(r: Outcome): void {
+    const step = this.hopStep!;
+    const { scenario, collector } = this.shared;
+    if (r === Outcome.Stopped) return this.endIteration(r);
+    if (this.inLogin) {
+      if (r !== Outcome.Ok) {
+        collector.recordLogin(false, this.failureReason);
+        return this.endIteration(Outcome.Failed);
+      }
+      this.stepPos++;
+      const next = this.stepPos === scenario.login.length ? AfterThink.LoggedIn : AfterThink.NextStep;
+      if (step.thinkMs !== null) this.think(step.thinkMs, next);
+      else this.goOn(next);
+      return;
+    }
+    if (r !== Outcome.NoResponse) collector.recordFlowRequest(r !== Outcome.Lost);
+    if (r === Outcome.Lost) {
+      this.loggedIn = false;
+      collector.recordIteration(false);
+      return this.endIteration(r);
+    }
+    this.stepPos++;
+    this.think(step.thinkMs ?? this.shared.thinkMs, this.stepPos === scenario.flow.length ? AfterThink.IterationDone : AfterThink.NextStep);
+  }
+
+  private goOn(next: AfterThink): void {
+    switch (next) {
+      case AfterThink.NextStep:
+        return this.sendStep();
+      case AfterThink.LoggedIn:
+        this.loggedIn = true;
+        this.loginBackend = this.lastBackend;
+        this.shared.collector.recordLogin(true);
+        this.beginFlow();
+        return this.sendStep();
+      case AfterThink.IterationDone:
+        this.shared.collector.recordIteration(true);
+        return this.endIteration(Outcome.Ok);
+    }
+  }
+
+  /** Waits `ms` (cut short when the run stops: the iteration then ends as Stopped), then goes on. */
+  private think(ms: number, next: AfterThink): void {
+    const control = this.shared.control;
+    if (control.stopped) return this.endIteration(Outcome.Stopped);
+    if (ms <= 0) return this.goOn(next);
+    this.afterThink = next;
+    this.thinkTimer = setTimeout(this.thinkOver, ms);
+    control.signal.addEventListener('abort', this.thinkCut, { once: true });
+  }
+
+  private readonly thinkOver = (): void => {
+    this.thinkTimer = null;
+    this.shared.control.signal.removeEventListener('abort', this.thinkCut);
+    try {
+      if (this.shared.control.stopped) this.endIteration(Outcome.Stopped);
+      else this.goOn(this.afterThink);
+    } catch (err) {
+      this.failIteration(err);
+    }
+  };
+
+  private readonly thinkCut = (): void => {
+    if (this.thinkTimer === null) return;
+    clearTimeout(this.thinkTimer);
+    this.thinkTimer = null;
+    this.endIteration(Outcome.Stopped);
+  };
+
+  private endIteration(o: Outcome): void {
+    const end = this.iterEnd;
+    this.iterEnd = null;
+    this.iterFail = null;
+    end?.(o);
+  }
+
+  private failIteration(err: unknown): void {
+    const fail = this.iterFail;
+    this.iterEnd = null;
+    this.iterFail = null;
+    fail?.(err);
   }
 
   private buildBody(step: Step): { body: string; contentType: string } | null {
@@ -342,36 +434,12 @@ export class VirtualUser {
     return Outcome.Failed;
   }
 
-  /**
-   * Sends one step, following redirects; records every request; returns what happened. One promise per
-   * step and no other: the built-in client calls {@link hopDone} straight from the socket callback,
-   * which judges the answer and either sends the next hop (a redirect) or settles the step. What a hop
-   * carries over lives in fields, so a waiting VU holds no suspended frame (10,000 VUs wait at once).
-   */
-  private execStep(step: Step, intendedStartMs: number | undefined): Promise<Outcome> {
-    this.hopStep = step;
-    this.hopScheduled = intendedStartMs;
-    return new Promise<Outcome>(this.stepExecutor);
-  }
-
-  private readonly stepExecutor = (resolve: (o: Outcome) => void, reject: (err: unknown) => void): void => {
-    this.stepResolve = resolve;
-    this.stepReject = reject;
-    try {
-      this.beginStep(this.hopStep!);
-    } catch (err) {
-      this.failStep(err);
-      return;
-    }
-    this.hopNow();
-  };
-
   /** Sends the current hop; its answer comes back through {@link hopDone}. */
   private hopNow(): void {
     try {
-      if (!this.sendHop(this.hopStep!)) this.endStep(Outcome.Stopped);
+      if (!this.sendHop(this.hopStep!)) this.stepDone(Outcome.Stopped);
     } catch (err) {
-      this.failStep(err);
+      this.failIteration(err);
     }
   }
 
@@ -379,25 +447,11 @@ export class VirtualUser {
     try {
       const r = this.judgeHop(this.hopStep!);
       if (r === NEXT_HOP) this.hopNow();
-      else this.endStep(r);
+      else this.stepDone(r);
     } catch (err) {
-      this.failStep(err);
+      this.failIteration(err);
     }
   };
-
-  private endStep(o: Outcome): void {
-    const resolve = this.stepResolve;
-    this.stepResolve = null;
-    this.stepReject = null;
-    resolve?.(o);
-  }
-
-  private failStep(err: unknown): void {
-    const reject = this.stepReject;
-    this.stepResolve = null;
-    this.stepReject = null;
-    reject?.(err);
-  }
 
   private beginStep(step: Step): void {
     this.hopUrl = this.shared.constantUrls[step.index] ?? resolveStepUrl(renderTemplate(step.url, this.vars), this.shared.base);

@@ -115,6 +115,23 @@ describe('run from the command line', () => {
     noStack(r.stderr);
   });
 
+  it('ends on time when every request is refused before it is sent (no busy loop starving the timers)', async () => {
+    const s = await startServer((_req, res) => res.end('ok'));
+    servers.push(s);
+    // A control character in a header value: the request is rejected before it is written, every time.
+    const file = scenarioFile('refused-locally.yaml', `target: ${s.url}\nflow:\n  - get: /\n    headers: { x-bad: "a\\u0001b" }\n`);
+    const json = join(dir, 'refused-locally.json');
+    const r = await runCli(['run', file, '-d', '1s', '-c', '2', '-q', '--json', json], { timeoutMs: 20_000 });
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/nothing answered: .*invalid x-bad header/);
+    expect(s.count).toBe(0);
+    // The VUs kept going until the run was stopped (by the unusable verdict at the 1 s tick, or -d).
+    const result = RunResultSchema.parse(JSON.parse(readFileSync(json, 'utf8')));
+    expect(result.durationMs).toBeGreaterThanOrEqual(900);
+    expect(result.requests.failed).toBe(result.requests.total);
+  });
+
   it('on SIGTERM prints the partial report and writes the partial JSON', async () => {
     const s = await startServer((_req, res) => {
       setTimeout(() => res.end('ok'), 2);

@@ -71,6 +71,7 @@ describe('resolveStepUrl', () => {
     ['relative under a base path', 'login', BASED, { origin: 'http://127.0.0.1:8080', path: '/petclinic/login', href: 'http://127.0.0.1:8080/petclinic/login' }],
     ['absolute URL ignores the base', 'http://other.test:9000/a/b?x=1', BASED, { origin: 'http://other.test:9000', path: '/a/b?x=1', href: 'http://other.test:9000/a/b?x=1' }],
     ['absolute https URL without a path', 'https://secure.test', ROOT, { origin: 'https://secure.test', path: '/', href: 'https://secure.test/' }],
+    ['non-ASCII and spaces percent-encoded as UTF-8', '/caf\u00e9/\u0100 x?q=a b', ROOT, { origin: 'http://127.0.0.1:8080', path: '/caf%C3%A9/%C4%80%20x?q=a%20b', href: 'http://127.0.0.1:8080/caf%C3%A9/%C4%80%20x?q=a%20b' }],
     ['absolute URL, scheme in upper case', 'HTTP://Upper.Test/X', ROOT, { origin: 'http://upper.test', path: '/X', href: 'http://upper.test/X' }],
     ['absolute URL on the default port', 'http://h.test:80/p', ROOT, { origin: 'http://h.test', path: '/p', href: 'http://h.test/p' }],
   ])('%s', (_name, text, base, expected) => {
