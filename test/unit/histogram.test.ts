@@ -3,6 +3,7 @@ import {
   createLatencyHistogram,
   decodeHistogram,
   encodeHistogram,
+  meanAndStdev,
   mergeEncoded,
   percentileMs,
   summarize,
@@ -108,6 +109,27 @@ describe('summarize: percentiles against exact quantiles', () => {
     const h = histogramOf([1, 120_000_000]);
     expect(h.totalCount).toBe(2);
     expectClose(summarize(h).max, 120_000_000, 'max');
+  });
+});
+
+describe('meanAndStdev', () => {
+  it.each(Object.entries(DISTS))('%s: equals hdr-histogram-js mean and stdDeviation, and the exact ones within 0.1 %%', (_name, dist) => {
+    const values = sample(dist, 7, 20_000);
+    const h = histogramOf(values);
+    const { mean, stdev } = meanAndStdev(h);
+    expect(mean).toBeCloseTo(h.mean, 6);
+    expect(stdev).toBeCloseTo(h.stdDeviation, 6);
+    const exactMean = values.reduce((a, v) => a + v, 0) / values.length;
+    const exactStdev = Math.sqrt(values.reduce((a, v) => a + (v - exactMean) ** 2, 0) / values.length);
+    expect(Math.abs(mean - exactMean)).toBeLessThanOrEqual(exactMean * 0.001 + 1);
+    expect(Math.abs(stdev - exactStdev)).toBeLessThanOrEqual(exactStdev * 0.001 + 1);
+  });
+
+  it('a decoded (merged) histogram and an empty one', () => {
+    const h = histogramOf(sample(DISTS['bimodal 300 µs / 80 ms']!, 3, 5000));
+    const back = decodeHistogram(encodeHistogram(h));
+    expect(meanAndStdev(back)).toEqual(meanAndStdev(h));
+    expect(meanAndStdev(createLatencyHistogram())).toEqual({ mean: 0, stdev: 0 });
   });
 });
 
