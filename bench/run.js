@@ -3,8 +3,9 @@
  * `npm run bench`: session-bench side by side with autocannon and wrk, against a local target in its own
  * process, on its own core. See bench/README.md for what each case means and how figures are measured.
  *
- *   node bench/run.js [--rounds 3] [--duration 5] [--cases a,b,c] [--vus 10000] [--slow-ms 1000]
- *                     [--c-duration 10] [--out bench/results/latest.json] [--sb path/to/bin/session-bench.js]
+ *   node bench/run.js [--rounds 5] [--c-rounds 3] [--duration 5] [--cases a,b,c] [--vus 10000]
+ *                     [--slow-ms 1000] [--c-duration 10] [--out bench/results/latest.json]
+ *                     [--sb path/to/bin/session-bench.js]
  *
  * Every generator run is measured from outside: `bash -c 'ulimit -n N; exec taskset -c 0 /usr/bin/time
  * -f ... -o FILE TOOL ...'`, so the CPU time (user+sys) and the peak RSS are those of the generator
@@ -28,7 +29,7 @@ const SCENARIO = join(ROOT, 'bench/login-flow.yaml');
 // Options
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 5, cases: 'a,b,c', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50 };
+  const o = { rounds: 5, cRounds: 3, duration: 5, cases: 'a,b,c', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -37,6 +38,7 @@ function parseArgs(argv) {
       return v;
     };
     if (a === '--rounds') o.rounds = Number(next());
+    else if (a === '--c-rounds') o.cRounds = Number(next());
     else if (a === '--duration') o.duration = Number(next());
     else if (a === '--cases') o.cases = next();
     else if (a === '--vus') o.vus = Number(next());
@@ -382,13 +384,13 @@ async function main() {
     caseC = { vus: o.vus, slowMs: o.slowMs, durationS: o.cDuration, rounds: [] };
     try {
       log(`slow target ${target.url} (every response delayed ${o.slowMs} ms)`);
-      for (let r = 0; r < o.rounds; r++) {
+      for (let r = 0; r < o.cRounds; r++) {
         const runs = {};
         // Baseline first in odd rounds, second in even ones.
         const order = r % 2 === 0 ? ['baseline', 'vus'] : ['vus', 'baseline'];
         for (const which of order) {
           const t = sessionBench(target.url, { concurrency: which === 'vus' ? o.vus : 1, duration: o.cDuration, scenario: SCENARIO });
-          log(`round ${r + 1}/${o.rounds}  case (c)  session-bench -c ${which === 'vus' ? o.vus : 1}`);
+          log(`round ${r + 1}/${o.cRounds}  case (c)  session-bench -c ${which === 'vus' ? o.vus : 1}`);
           runs[which] = { command: t.argv.join(' '), ...(await runTool(t, target)) };
           await sleep(500);
         }
@@ -410,6 +412,7 @@ async function main() {
         rps: round(med(runs, 'rps'), 1),
         cpuSPer1kRequests: med(runs, 'cpuSPer1kRequests'),
         cpuUsPerRequest: round(med(runs, 'cpuUsPerRequest'), 2),
+        targetCpuUsPerRequest: round(median(runs.map((x) => (x.targetCpuS == null ? null : (x.targetCpuS / x.requests) * 1e6)).filter((x) => x !== null)), 2),
         cpuUsPerRequestExclStartup: fixed === null ? null : round(median(runs.map((x) => ((x.cpuS - fixed) / x.requests) * 1e6)), 2),
         peakRssMb: round(med(runs, 'peakRssMb'), 1),
         requests: med(runs, 'requests'),
@@ -450,10 +453,13 @@ async function main() {
 
   // Print.
   const rows = [];
-  for (const c of ['a', 'b']) for (const [tool, s] of Object.entries(summary[c])) rows.push({ c, tool, ...s, perRound: results[c][tool].map((x) => Math.round(x.rps)).join(' / ') });
+  for (const c of ['a', 'b']) for (const [tool, s] of Object.entries(summary[c])) {
+      const runs = results[c][tool];
+      rows.push({ c, tool, ...s, perRound: runs.map((x) => Math.round(x.rps)).join(' / '), cpuPerRound: runs.map((x) => fmt(x.cpuUsPerRequest, 1)).join(' / ') });
+    }
   const out = [];
   out.push(`session-bench bench — ${startedAt.toISOString()} — ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'} — node ${process.version}`);
-  out.push(`concurrency ${o.concurrency}, ${o.duration} s per run, ${o.rounds} rounds, medians; generator on CPU ${taskset ? GENERATOR_CPU : '-'}, target on CPU ${taskset ? TARGET_CPU : '-'}`);
+  out.push(`concurrency ${o.concurrency}, ${o.duration} s per run, ${o.rounds} rounds (case c: ${o.cRounds}), medians; generator on CPU ${taskset ? GENERATOR_CPU : '-'}, target on CPU ${taskset ? TARGET_CPU : '-'}`);
   out.push('');
   if (rows.length > 0) {
     out.push(
@@ -465,9 +471,11 @@ async function main() {
         { h: 'µs CPU/req', f: (r) => fmt(r.cpuUsPerRequest, 1), right: true },
         { h: 'excl. start-up', f: (r) => fmt(r.cpuUsPerRequestExclStartup, 1), right: true },
         { h: 'peak RSS MB', f: (r) => fmt(r.peakRssMb, 1), right: true },
+        { h: 'target µs/req', f: (r) => fmt(r.targetCpuUsPerRequest, 1), right: true },
         { h: 'p99 ms', f: (r) => fmt(r.p99Ms, 2), right: true },
         { h: 'failed', f: (r) => fmt(r.failed, 0), right: true },
         { h: 'req/s per round', f: (r) => r.perRound },
+        { h: 'µs CPU/req per round', f: (r) => r.cpuPerRound },
       ]),
     );
     out.push('');
