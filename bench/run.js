@@ -3,7 +3,7 @@
  * `npm run bench`: session-bench side by side with autocannon and wrk, against a local target in its own
  * process, on its own core. See bench/README.md for what each case means and how figures are measured.
  *
- *   node bench/run.js [--rounds 5] [--c-rounds 3] [--duration 5] [--cases a,b,c] [--vus 10000]
+ *   node bench/run.js [--rounds 5] [--c-rounds 3] [--d-rounds 3] [--duration 5] [--cases a,b,c,d] [--vus 10000]
  *                     [--slow-ms 1000] [--c-duration 10] [--out bench/results/latest.json]
  *                     [--sb path/to/bin/session-bench.js]
  *
@@ -14,6 +14,7 @@
  * and used as a cross-check (it can only under-read: its last sample is taken just before exit).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ const SCENARIO = join(ROOT, 'bench/login-flow.yaml');
 // Options
 
 function parseArgs(argv) {
-  const o = { rounds: 5, cRounds: 3, duration: 5, cases: 'a,b,c', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50 };
+  const o = { rounds: 5, cRounds: 3, dRounds: 3, duration: 5, cases: 'a,b,c,d', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -39,6 +40,7 @@ function parseArgs(argv) {
     };
     if (a === '--rounds') o.rounds = Number(next());
     else if (a === '--c-rounds') o.cRounds = Number(next());
+    else if (a === '--d-rounds') o.dRounds = Number(next());
     else if (a === '--duration') o.duration = Number(next());
     else if (a === '--cases') o.cases = next();
     else if (a === '--vus') o.vus = Number(next());
@@ -68,6 +70,7 @@ const gnuTime = (() => {
 const taskset = has('taskset') && os.cpus().length >= 2;
 const wrk = process.env.BENCH_NO_WRK !== '1' && has('wrk');
 const autocannon = existsSync(AUTOCANNON);
+const NGINX = process.env.BENCH_NO_NGINX === '1' ? null : ['nginx', '/usr/sbin/nginx'].find((c) => (c.includes('/') ? existsSync(c) : has(c))) ?? null;
 
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 /** Raises the open-file limit as far as allowed (the 10,000-VU case needs 10k sockets per side). */
@@ -192,6 +195,72 @@ async function startTarget(env) {
     cpuS: () => procStat(info.pid)?.cpuS ?? null,
     stop: async () => {
       child.stdin.end();
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+    },
+  };
+}
+
+/**
+ * Case (d)'s target: nginx answering `GET /` with the same 12-byte body from its config (one process,
+ * `master_process off`, so the process started is the one that serves and is measured). It costs a few
+ * µs per request, so the generator, not the target, sets the pace.
+ */
+async function startNginx() {
+  const port = await new Promise((resolve, reject) => {
+    const srv = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+    srv.on('error', reject);
+  });
+  const dir = join(tmp, 'nginx');
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    [
+      'daemon off;',
+      'master_process off;',
+      'worker_processes 1;',
+      `pid ${dir}/nginx.pid;`,
+      `error_log ${dir}/logs/error.log warn;`,
+      'events { worker_connections 4096; }',
+      'http {',
+      '  access_log off;',
+      // nginx closes a keep-alive connection after 1000 requests by default; the node target never does.
+      '  keepalive_requests 1000000000;',
+      '  keepalive_timeout 60s;',
+      `  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;`,
+      `  server { listen 127.0.0.1:${port}; location / { default_type text/plain; return 200 "hello world\\n"; } }`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const pin = taskset ? `taskset -c ${TARGET_CPU} ` : '';
+  const child = spawn('bash', ['-c', `${ULIMIT}exec ${pin}${NGINX} -c ${q(conf)} -p ${q(dir)}`], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  // Ready when it accepts a connection.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr.slice(-500)}`);
+    const ok = await new Promise((resolve) => {
+      const c = netConnect(port, '127.0.0.1', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port}: ${stderr.slice(-500)}`);
+    await sleep(50);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    cpuS: () => procStat(child.pid)?.cpuS ?? null,
+    stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
     },
@@ -324,7 +393,7 @@ async function main() {
   if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
 
   const startedAt = new Date();
-  const results = { a: {}, b: {}, c: null };
+  const results = { a: {}, b: {}, c: null, d: {} };
   const rounds = [];
   const startup = {};
   const log = (s) => process.stderr.write(`${s}\n`);
@@ -378,6 +447,35 @@ async function main() {
     }
   }
 
+  if (o.cases.has('d')) {
+    if (NGINX === null) notes.push('nginx not installed: case (d) skipped (e.g. apt-get install nginx-light)');
+    else {
+      const target = await startNginx();
+      try {
+        log(`nginx target ${target.url} (pid ${target.pid}); warming up`);
+        await measure(sessionBench(target.url, { ...common, duration: 1 }).argv);
+        const tools = [['d', () => sessionBench(target.url, common)]];
+        if (autocannon) tools.push(['d', () => autocannonTool(target.url, common)]);
+        if (wrk) tools.push(['d', () => wrkTool(target.url, common)]);
+        for (let r = 0; r < o.dRounds; r++) {
+          const order = tools.map((_, i) => tools[(i + r) % tools.length]);
+          const round = { round: r + 1, target: 'nginx', runs: [] };
+          for (const [c, make] of order) {
+            const t = make();
+            log(`round ${r + 1}/${o.dRounds}  case (d)  ${t.tool}`);
+            const fig = await runTool(t, target);
+            round.runs.push({ case: c, tool: t.tool, command: t.argv.join(' '), ...fig });
+            (results[c][t.tool] ??= []).push(fig);
+            await sleep(300);
+          }
+          rounds.push(round);
+        }
+      } finally {
+        await target.stop();
+      }
+    }
+  }
+
   let caseC = null;
   if (o.cases.has('c')) {
     const target = await startTarget({ TARGET_DELAY_MS: String(o.slowMs) });
@@ -403,9 +501,9 @@ async function main() {
   }
 
   // Medians and ratios.
-  const summary = { a: {}, b: {}, c: null, ratios: {} };
+  const summary = { a: {}, b: {}, c: null, d: {}, ratios: {} };
   const med = (runs, k) => round(median(runs.map((x) => x[k])), 4);
-  for (const c of ['a', 'b']) {
+  for (const c of ['a', 'b', 'd']) {
     for (const [tool, runs] of Object.entries(results[c])) {
       const fixed = startup[tool]?.cpuS ?? null;
       summary[c][tool] = {
@@ -433,6 +531,11 @@ async function main() {
       };
     }
   }
+  const sd = summary.d['session-bench'];
+  for (const peer of ['autocannon', 'wrk']) {
+    const p = summary.d[peer];
+    if (sd && p) summary.ratios[`(d) session-bench/${peer}`] = { cpuPerRequest: ratio(sd.cpuSPer1kRequests, p.cpuSPer1kRequests), rps: ratio(sd.rps, p.rps) };
+  }
   const sb = summary.b['session-bench'];
   if (sa && sb) summary.ratios['b/a (session-bench)'] = { cpuPerRequest: ratio(sb.cpuSPer1kRequests, sa.cpuSPer1kRequests), rps: ratio(sb.rps, sa.rps) };
   if (caseC) {
@@ -453,13 +556,13 @@ async function main() {
 
   // Print.
   const rows = [];
-  for (const c of ['a', 'b']) for (const [tool, s] of Object.entries(summary[c])) {
+  for (const c of ['a', 'b', 'd']) for (const [tool, s] of Object.entries(summary[c])) {
       const runs = results[c][tool];
       rows.push({ c, tool, ...s, perRound: runs.map((x) => Math.round(x.rps)).join(' / '), cpuPerRound: runs.map((x) => fmt(x.cpuUsPerRequest, 1)).join(' / ') });
     }
   const out = [];
   out.push(`session-bench bench — ${startedAt.toISOString()} — ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'} — node ${process.version}`);
-  out.push(`concurrency ${o.concurrency}, ${o.duration} s per run, ${o.rounds} rounds (case c: ${o.cRounds}), medians; generator on CPU ${taskset ? GENERATOR_CPU : '-'}, target on CPU ${taskset ? TARGET_CPU : '-'}`);
+  out.push(`concurrency ${o.concurrency}, ${o.duration} s per run, ${o.rounds} rounds (case c: ${o.cRounds}, d: ${o.dRounds}), medians; generator on CPU ${taskset ? GENERATOR_CPU : '-'}, target on CPU ${taskset ? TARGET_CPU : '-'}`);
   out.push('');
   if (rows.length > 0) {
     out.push(
@@ -481,7 +584,7 @@ async function main() {
     out.push('');
     for (const [k, v] of Object.entries(summary.ratios)) {
       const excl = v.cpuPerRequestExclStartup === undefined ? '' : ` (${fmt(v.cpuPerRequestExclStartup, 2)}x excl. start-up)`;
-      out.push(`${k.padEnd(26)} CPU per request ${fmt(v.cpuPerRequest, 2)}x${excl}   req/s ${fmt(v.rps, 2)}x`);
+      out.push(`${k.padEnd(30)} CPU per request ${fmt(v.cpuPerRequest, 2)}x${excl}   req/s ${fmt(v.rps, 2)}x`);
     }
     if (Object.keys(startup).length > 0) out.push(`start-up CPU (one request, report, exit): ${Object.entries(startup).filter(([k]) => k !== 'wrk').map(([k, v]) => `${k} ${fmt(v.cpuS, 2)} s`).join(', ')}`);
   }
@@ -512,7 +615,7 @@ async function main() {
       cpu: gnuTime ? 'GNU time (wait4 rusage of the generator process): user+sys' : 'bash times (children user+sys)',
       peakRss: gnuTime ? 'GNU time max RSS (ru_maxrss)' : '/proc/PID/status VmHWM polled every 50 ms',
       pinned: taskset ? { generator: GENERATOR_CPU, target: TARGET_CPU } : null,
-      tools: { wrk, autocannon, gnuTime, taskset },
+      tools: { wrk, autocannon, gnuTime, taskset, nginx: NGINX },
     },
     notes,
     startup,
