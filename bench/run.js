@@ -398,6 +398,22 @@ async function main() {
   const startup = {};
   const log = (s) => process.stderr.write(`${s}\n`);
   const common = { concurrency: o.concurrency, duration: o.duration };
+  /** Runs every [case, make tool] `n` times against `target`, the order rotated each round so that no tool always runs first or last. */
+  const runRounds = async (tools, target, n, roundInfo) => {
+    for (let r = 0; r < n; r++) {
+      const order = tools.map((_, i) => tools[(i + r) % tools.length]);
+      const round = { round: r + 1, ...roundInfo, runs: [] };
+      for (const [c, make] of order) {
+        const t = make();
+        log(`round ${r + 1}/${n}  case (${c})  ${t.tool}`);
+        const fig = await runTool(t, target);
+        round.runs.push({ case: c, tool: t.tool, command: t.argv.join(' '), ...fig });
+        (results[c][t.tool] ??= []).push(fig);
+        await sleep(300);
+      }
+      rounds.push(round);
+    }
+  };
 
   if (o.cases.has('a') || o.cases.has('b')) {
     const target = await startTarget({});
@@ -428,20 +444,7 @@ async function main() {
         if (wrk) tools.push(['a', () => wrkTool(target.url, common)]);
       }
       if (o.cases.has('b')) tools.push(['b', () => sessionBench(target.url, { ...common, scenario: SCENARIO })]);
-      for (let r = 0; r < o.rounds; r++) {
-        // Alternate the order each round so that no tool always runs first or last.
-        const order = tools.map((_, i) => tools[(i + r) % tools.length]);
-        const round = { round: r + 1, runs: [] };
-        for (const [c, make] of order) {
-          const t = make();
-          log(`round ${r + 1}/${o.rounds}  case (${c})  ${t.tool}`);
-          const fig = await runTool(t, target);
-          round.runs.push({ case: c, tool: t.tool, command: t.argv.join(' '), ...fig });
-          (results[c][t.tool] ??= []).push(fig);
-          await sleep(300);
-        }
-        rounds.push(round);
-      }
+      await runRounds(tools, target, o.rounds, {});
     } finally {
       await target.stop();
     }
@@ -457,19 +460,7 @@ async function main() {
         const tools = [['d', () => sessionBench(target.url, common)]];
         if (autocannon) tools.push(['d', () => autocannonTool(target.url, common)]);
         if (wrk) tools.push(['d', () => wrkTool(target.url, common)]);
-        for (let r = 0; r < o.dRounds; r++) {
-          const order = tools.map((_, i) => tools[(i + r) % tools.length]);
-          const round = { round: r + 1, target: 'nginx', runs: [] };
-          for (const [c, make] of order) {
-            const t = make();
-            log(`round ${r + 1}/${o.dRounds}  case (d)  ${t.tool}`);
-            const fig = await runTool(t, target);
-            round.runs.push({ case: c, tool: t.tool, command: t.argv.join(' '), ...fig });
-            (results[c][t.tool] ??= []).push(fig);
-            await sleep(300);
-          }
-          rounds.push(round);
-        }
+        await runRounds(tools, target, o.dRounds, { target: 'nginx' });
       } finally {
         await target.stop();
       }

@@ -898,26 +898,15 @@ export class H1Connection {
           const next = this.state as P;
           if (next === P.Idle) {
             // No body: complete now; anything after it is unsolicited.
-            this.complete(s);
-            if (pos < end && this.socket === s) this.drop(s);
-            return;
+            return this.completeAt(s, pos, end);
           }
           // A body (P.Body, chunks, or until close) is read by the next turn of the loop.
           break;
         }
-        case P.Body: {
-          const n = Math.min(this.remaining, end - pos);
-          ex!.h1Data(data, pos, pos + n);
-          this.remaining -= n;
-          pos += n;
-          this.bodyActive = true;
-          if (this.remaining === 0) {
-            this.complete(s);
-            if (pos < end && this.socket === s) this.drop(s);
-            return;
-          }
+        case P.Body:
+          pos = this.takeBody(ex!, data, pos, end);
+          if (this.remaining === 0) return this.completeAt(s, pos, end);
           break;
-        }
         case P.ChunkSize: {
           const lf = data.indexOf(10, pos);
           if (lf < 0 || lf >= end) return this.stash(s, data, pos, end);
@@ -942,15 +931,10 @@ export class H1Connection {
           }
           break;
         }
-        case P.ChunkData: {
-          const n = Math.min(this.remaining, end - pos);
-          ex!.h1Data(data, pos, pos + n);
-          this.remaining -= n;
-          pos += n;
-          this.bodyActive = true;
+        case P.ChunkData:
+          pos = this.takeBody(ex!, data, pos, end);
           if (this.remaining === 0) this.state = P.ChunkEnd;
           break;
-        }
         case P.ChunkEnd: {
           if (end - pos < 2) return this.stash(s, data, pos, end);
           if (data[pos] !== 13 || data[pos + 1] !== 10) return this.fail(s, parserError('Expected LF after chunk data'));
@@ -963,11 +947,7 @@ export class H1Connection {
           if (lf < 0 || lf >= end) return this.stash(s, data, pos, end);
           const empty = lf === pos + 1 && data[pos] === 13;
           pos = lf + 1;
-          if (empty) {
-            this.complete(s);
-            if (pos < end && this.socket === s) this.drop(s);
-            return;
-          }
+          if (empty) return this.completeAt(s, pos, end);
           break;
         }
         case P.UntilEof:
@@ -977,6 +957,21 @@ export class H1Connection {
           break;
       }
     }
+  }
+
+  /** Hands up to `remaining` body bytes from `pos` to the exchange; returns the position after them. */
+  private takeBody(ex: Exchange, data: Buffer, pos: number, end: number): number {
+    const n = Math.min(this.remaining, end - pos);
+    ex.h1Data(data, pos, pos + n);
+    this.remaining -= n;
+    this.bodyActive = true;
+    return pos + n;
+  }
+
+  /** The response ended at `pos`: complete it; bytes after it are unsolicited and drop the socket. */
+  private completeAt(s: OwnedSocket, pos: number, end: number): void {
+    this.complete(s);
+    if (pos < end && this.socket === s) this.drop(s);
   }
 
   private stash(s: OwnedSocket, data: Buffer, pos: number, end: number): void {
