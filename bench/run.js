@@ -390,7 +390,7 @@ async function main() {
   if (!wrk) notes.push('wrk not installed: skipped (install it, e.g. apt-get install wrk, to compare against it)');
   if (!autocannon) notes.push('autocannon not installed (npm install): skipped');
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
-  if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
+  if (!existsSync(join(ROOT, 'dist/cli/program.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
 
   const startedAt = new Date();
   const results = { a: {}, b: {}, c: null, d: {} };

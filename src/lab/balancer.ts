@@ -5,7 +5,7 @@
  * survive replica restarts; and it answers the lab's control endpoints under `/_lab/`.
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../common/errors.js';
 import { readCookie, SESSION_MISS_HEADER } from './replica-app.js';
 
 /** How the balancer picks a replica. */

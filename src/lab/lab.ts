@@ -4,7 +4,7 @@
  * scaling, and exact per-replica counts of requests and session misses.
  */
 import { randomBytes } from 'node:crypto';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../common/errors.js';
 import { Balancer, createBackendAgent, replicaNumber, type Backend, type BalancerMode } from './balancer.js';
 import { resolveRedis, type RedisHandle } from './redis.js';
 import { locateReplicaEntry, startReplica, stopReplica, type ReplicaProcess } from './replica-launcher.js';

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../common/errors.js';
 
 /** A Redis the lab can use; `close()` stops it only if the lab started it. */
 export interface RedisHandle {

@@ -5,16 +5,16 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { compiledEntry } from '../entry-path.js';
+import { compiledEntry } from '../common/entry-path.js';
 import { REPLICA_ENV, type LabToReplica, type ReplicaToLab } from './protocol.js';
 
 /**
- * Finds the compiled replica entry. Under vitest this module runs from `src/lab/*.ts`, so the entry is
- * `<package root>/dist/lab/replica-process.js`; from `dist/lab/` it is the sibling `.js`.
+ * Finds the compiled replica entry: `<package root>/dist/lab/replica-process.js`, also when this module
+ * runs from `src/lab/*.ts` under vitest. `rootUrl` (src/ or dist/) is for tests.
  * @throws Error telling to run `npm run build` when the file is missing.
  */
-export function locateReplicaEntry(moduleUrl: string = import.meta.url): string {
-  return compiledEntry('lab/replica-process.js', moduleUrl, 1);
+export function locateReplicaEntry(rootUrl?: string): string {
+  return compiledEntry('lab/replica-process.js', rootUrl);
 }
 
 /** How to start one replica. */

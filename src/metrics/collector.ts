@@ -4,8 +4,8 @@
  * a JSON-safe, mergeable {@link MetricsSnapshot} (encoded histograms, exact counts), which is how worker
  * threads hand their figures to the main thread and how a RunResult is built.
  */
-import { ERROR_KINDS, type ErrorKind } from '../result-constants.js';
-import type { ErrorCounts, LossEvent } from '../result.js';
+import { ERROR_KINDS, type ErrorKind } from '../result/constants.js';
+import type { ErrorCounts, LossEvent } from '../result/schema.js';
 import { createLatencyHistogram, encodeHistogram, mergeEncoded, percentileMs, type Histogram } from './histogram.js';
 
 /** Loss events kept in a result; counts stay exact beyond it. */

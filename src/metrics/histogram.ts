@@ -5,7 +5,7 @@
  * results merge exactly (histograms are added, percentiles are never averaged).
  */
 import * as hdr from 'hdr-histogram-js';
-import type { LatencySummary } from '../result.js';
+import type { LatencySummary } from '../result/schema.js';
 
 export type Histogram = hdr.Histogram;
 

@@ -2,12 +2,11 @@
  * Builds a RunResult (the persisted, reporter-facing form) from a MetricsSnapshot. Latency figures come
  * from the merged HDR histograms; retention ratios from exact counts.
  */
-import { ERROR_KINDS, SCHEMA_VERSION } from '../result-constants.js';
-import type { ErrorCounts, RunResult } from '../result.js';
-import { VERSION } from '../version.js';
+import { ERROR_KINDS, SCHEMA_VERSION } from '../result/constants.js';
+import type { ErrorCounts, RunResult } from '../result/schema.js';
+import { VERSION } from '../common/version.js';
 import { decodeHistogram, mergeEncoded, summarize } from './histogram.js';
 import type { MetricsSnapshot } from './collector.js';
-import { ratio } from '../session.js';
 
 export interface ResultInfo {
   label: string;
@@ -106,3 +105,8 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** A retention figure from counts; null when nothing was measured. */
+export function ratio(kept: number, total: number): number | null {
+  return total === 0 ? null : kept / total;
+}

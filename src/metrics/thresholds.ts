@@ -2,7 +2,7 @@
  * Pass/fail criteria for CI gates: `p99<200ms`, `retention>=99%`, `failed<1%`, `losses==0`, `rps>=500`.
  * Parsed once (bad ones are reported as usage errors, all at once) and evaluated against a RunResult.
  */
-import type { RunResult } from '../result.js';
+import type { RunResult } from '../result/schema.js';
 
 type Op = '<' | '<=' | '>' | '>=' | '==' | '!=';
 type Kind = 'ms' | 'ratio' | 'count' | 'rate';

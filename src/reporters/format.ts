@@ -2,7 +2,7 @@
  * Number formatting and ab's derived figures, shared by the terminal and compare reporters so that a run
  * shows the same "Requests per second" in both.
  */
-import type { RunResult } from '../result.js';
+import type { RunResult } from '../result/schema.js';
 
 /**
  * Milliseconds with about 3 significant digits (`0.412`, `2.31`, `12.0`, `120`): local targets answer in

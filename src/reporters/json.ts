@@ -4,7 +4,7 @@
  */
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { RunResult } from '../result.js';
+import type { RunResult } from '../result/schema.js';
 
 /** The result as pretty JSON (2 spaces) with a trailing newline. */
 export function formatJson(result: RunResult): string {

@@ -1,7 +1,7 @@
 /**
  * The live progress line, redrawn about once a second from the runner's `onProgress` snapshot.
  */
-import type { ProgressSnapshot } from '../result.js';
+import type { ProgressSnapshot } from '../result/schema.js';
 import { formatCount, formatMs, formatRatioPct } from './format.js';
 import { createStyle } from './style.js';
 

@@ -3,8 +3,8 @@
  * it at a glance), then what ab cannot tell: whether logged-in requests kept their session, then per step.
  */
 import Table from 'cli-table3';
-import { ERROR_KINDS } from '../result-constants.js';
-import type { LossEvent, RunResult, StepResult } from '../result.js';
+import { ERROR_KINDS } from '../result/constants.js';
+import type { LossEvent, RunResult, StepResult } from '../result/schema.js';
 import { abFigures, formatMs, formatRatioPct } from './format.js';
 import { NO_ROW_SEPARATORS, createStyle, type Style } from './style.js';
 

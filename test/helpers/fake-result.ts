@@ -10,7 +10,7 @@ import {
   type LossEvent,
   type RunResult,
   type StepResult,
-} from '../../src/result.js';
+} from '../../src/result/schema.js';
 
 /** A latency summary of exactly these values (milliseconds, recorded as integer microseconds). */
 export function latencyOf(valuesMs: readonly number[]): LatencySummary {

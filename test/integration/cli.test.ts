@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { RunResultSchema } from '../../src/result.js';
+import { RunResultSchema } from '../../src/result/schema.js';
 import { runCli } from '../helpers/cli.js';
 import { closedPort, startServer, type TestServer } from '../helpers/servers.js';
 

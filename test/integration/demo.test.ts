@@ -7,10 +7,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEMO_ROWS, NO_REDIS_SKIP, runDemoRow, type DemoRow, type DemoRowOutcome, type DemoSettings } from '../../src/commands/demo.js';
+import { DEMO_ROWS, NO_REDIS_SKIP, runDemoRow, type DemoRow, type DemoRowOutcome, type DemoSettings } from '../../src/cli/demo.js';
 import { findOnPath } from '../../src/lab/redis.js';
-import { loadResultFile } from '../../src/reporters/compare.js';
-import type { RunResult } from '../../src/result.js';
+import { loadResultFile } from '../../src/result/load.js';
+import type { RunResult } from '../../src/result/schema.js';
 import { runCli } from '../helpers/cli.js';
 
 const hasRedis = Boolean(process.env['REDIS_URL']) || findOnPath('redis-server') !== undefined;

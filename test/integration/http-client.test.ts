@@ -1,5 +1,5 @@
 /**
- * The built-in HTTP/1.1 client (src/http.ts, H1Connection) against undici's Client, side by side: the
+ * The built-in HTTP/1.1 client (src/engine/http/, H1Connection and its parser) against undici's Client, side by side: the
  * same scripted raw responses (sent whole or byte by byte) must leave the Exchange in the same state, and
  * the server must receive the same request bytes.
  */
@@ -7,7 +7,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildRequestHead, classifyError, Exchange, Transport, type ExchangeRequest } from '../../src/http.js';
+import { buildRequestHead } from '../../src/engine/http/request-head.js';
+import { classifyError } from '../../src/engine/http/errors.js';
+import { Exchange, type ExchangeRequest } from '../../src/engine/http/exchange.js';
+import { Transport } from '../../src/engine/http/transport.js';
 
 interface RawServer {
   origin: string;
@@ -103,7 +106,7 @@ async function viaUndici(origin: string, reqs: Sent[], timeoutMs = 5000): Promis
   const out: Record<string, unknown>[] = [];
   const ex = new Exchange();
   for (const r of reqs) {
-    await ex.send(client, { origin, path: r.path ?? '/', method: r.method ?? 'GET', headers: r.headers ?? ['user-agent', 'sb'], body: r.body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, SPEC);
+    await new Promise<void>((done) => ex.startUndici(client, { origin, path: r.path ?? '/', method: r.method ?? 'GET', headers: r.headers ?? ['user-agent', 'sb'], body: r.body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, SPEC, done));
     out.push(stateOf(ex));
   }
   return out;
@@ -116,9 +119,9 @@ async function viaBuiltIn(origin: string, reqs: Sent[], timeoutMs = 5000): Promi
   const out: Record<string, unknown>[] = [];
   const ex = new Exchange();
   for (const r of reqs) {
-    const head = buildRequestHead(conn, r.method ?? 'GET', r.path ?? '/', r.headers ?? ['user-agent', 'sb'], r.body ?? null);
+    const head = buildRequestHead(conn.hostHeader, r.method ?? 'GET', r.path ?? '/', r.headers ?? ['user-agent', 'sb'], r.body ?? null);
     if (head instanceof Error) throw head;
-    await ex.sendH1(conn, head, SPEC, timeoutMs);
+    await new Promise<void>((done) => ex.startH1(conn, head, SPEC, timeoutMs, done));
     out.push(stateOf(ex));
   }
   return out;
@@ -229,7 +232,7 @@ describe('built-in HTTP/1.1 client = undici Client (pipelining 1)', () => {
     const ex = new Exchange();
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      await ex.sendH1(conn, buildRequestHead(conn, 'GET', '/', [], null) as string, SPEC, 5000);
+      await new Promise<void>((done) => ex.startH1(conn, buildRequestHead(conn.hostHeader, 'GET', '/', [], null) as string, SPEC, 5000, done));
       expect(ex.error).toBeNull();
       expect(ex.body).toBe('ok');
     }
@@ -253,9 +256,9 @@ describe('built-in HTTP/1.1 client = undici Client (pipelining 1)', () => {
   it('rejects what undici rejects before sending', async () => {
     const t = new Transport({ mode: 'per-vu', timeoutMs: 5000, insecure: false, concurrency: 1 }, null);
     const conn = t.connectionFor('http://127.0.0.1:1')!;
-    expect((buildRequestHead(conn, 'GET', '/a b', [], null) as Error).message).toBe('invalid request path');
-    expect((buildRequestHead(conn, 'GET', '/', ['x-a', 'bad\r\nvalue'], null) as Error).message).toBe('invalid x-a header');
-    expect((buildRequestHead(conn, 'GET', '/', ['bad name', 'v'], null) as Error).message).toBe('invalid header key');
+    expect((buildRequestHead(conn.hostHeader, 'GET', '/a b', [], null) as Error).message).toBe('invalid request path');
+    expect((buildRequestHead(conn.hostHeader, 'GET', '/', ['x-a', 'bad\r\nvalue'], null) as Error).message).toBe('invalid x-a header');
+    expect((buildRequestHead(conn.hostHeader, 'GET', '/', ['bad name', 'v'], null) as Error).message).toBe('invalid header key');
     await t.close(true);
   });
 
@@ -270,8 +273,8 @@ describe('built-in HTTP/1.1 client = undici Client (pipelining 1)', () => {
 
 describe('a VU on the built-in client', () => {
   it('follows redirects across origins and turns POST into GET on 303, counting every hop', async () => {
-    const { run } = await import('../../src/runner.js');
-    const { parseScenario } = await import('../../src/scenario.js');
+    const { run } = await import('../../src/engine/runner.js');
+    const { parseScenario } = await import('../../src/scenario/load.js');
     const { startServer } = await import('../helpers/servers.js');
     const seen: string[] = [];
     const other = await startServer((req, res) => {

@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../src/lab/lab.js';
 import { createReplicaApp, type ReplicaApp } from '../../src/lab/replica-app.js';
 import { MemorySessionStore } from '../../src/lab/session-store.js';
-import { loadResultFile } from '../../src/reporters/compare.js';
+import { loadResultFile } from '../../src/result/load.js';
 import { runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-lab-cmd-'));

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it, expect, afterEach } from 'vitest';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/common/errors.js';
 import { startLab, resolveRedis, type Lab, type LabOptions } from '../../src/lab/lab.js';
 import { findOnPath } from '../../src/lab/redis.js';
 import { locateReplicaEntry } from '../../src/lab/replica-launcher.js';
@@ -320,7 +320,7 @@ describe('lab: setup errors', () => {
 
   it('rejects bad options and says to build when the replica entry is missing', async () => {
     await expect(startLab({ replicas: 0, balancer: 'sticky', store: 'memory' })).rejects.toBeInstanceOf(UsageError);
-    expect(() => locateReplicaEntry('file:///nowhere/src/lab/lab.ts')).toThrow(/npm run build/);
+    expect(() => locateReplicaEntry('file:///nowhere/src/')).toThrow(/npm run build/);
   });
 });
 

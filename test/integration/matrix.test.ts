@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../src/lab/lab.js';
-import { loadResultFile } from '../../src/reporters/compare.js';
+import { loadResultFile } from '../../src/result/load.js';
 import { runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-matrix-'));

@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeHistogram, summarize } from '../../src/metrics/histogram.js';
 import { mergeSnapshots } from '../../src/metrics/collector.js';
-import { normaliseOptions, run, sliceRun } from '../../src/runner.js';
-import { buildQuickScenario, parseScenario } from '../../src/scenario.js';
-import { runInWorkers } from '../../src/workers.js';
+import { normaliseOptions } from '../../src/engine/options.js';
+import { run } from '../../src/engine/runner.js';
+import { sliceRun } from '../../src/engine/slices.js';
+import { buildQuickScenario } from '../../src/scenario/quick.js';
+import { parseScenario } from '../../src/scenario/load.js';
+import { runInWorkers } from '../../src/engine/workers.js';
 import { serversClosedAfterEach } from '../helpers/servers.js';
 
 const server = serversClosedAfterEach(afterEach);

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunResultSchema } from '../../src/result.js';
-import { run } from '../../src/runner.js';
-import { buildQuickScenario, parseScenario } from '../../src/scenario.js';
+import { RunResultSchema } from '../../src/result/schema.js';
+import { run } from '../../src/engine/runner.js';
+import { buildQuickScenario } from '../../src/scenario/quick.js';
+import { parseScenario } from '../../src/scenario/load.js';
 import { closedPort, cookiesOf, readBody, serversClosedAfterEach } from '../helpers/servers.js';
 
 const server = serversClosedAfterEach(afterEach);

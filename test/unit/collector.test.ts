@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { Collector, MAX_LOSS_EVENTS, mergeSnapshots, type MetricsSnapshot, type StepMeta } from '../../src/metrics/collector.js';
 import { decodeHistogram, summarize } from '../../src/metrics/histogram.js';
 import { toRunResult, type ResultInfo } from '../../src/metrics/summary.js';
-import { ERROR_KINDS, RunResultSchema, type LossEvent } from '../../src/result.js';
+import { ERROR_KINDS, RunResultSchema, type LossEvent } from '../../src/result/schema.js';
 
 const META: StepMeta[] = [
   { name: 'GET /login', phase: 'login', method: 'GET' },

@@ -1,5 +1,5 @@
 import { afterEach, describe, it, expect, vi } from 'vitest';
-import { VuCookieJar } from '../../src/cookies.js';
+import { VuCookieJar } from '../../src/engine/cookies.js';
 
 const now = (): number => Date.now();
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { formatDurationMs, parseDurationMs } from '../../src/duration.js';
+import { formatDurationMs, parseDurationMs } from '../../src/scenario/duration.js';
 
 describe('parseDurationMs', () => {
   it.each([

@@ -9,7 +9,7 @@ import {
   summarize,
   type Histogram,
 } from '../../src/metrics/histogram.js';
-import { LatencySummarySchema, type LatencySummary } from '../../src/result.js';
+import { LatencySummarySchema, type LatencySummary } from '../../src/result/schema.js';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 function mulberry32(seed: number): () => number {

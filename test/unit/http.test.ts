@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { errors as undiciErrors } from 'undici';
-import { classifyError } from '../../src/http.js';
-import type { ErrorKind } from '../../src/result.js';
+import { classifyError } from '../../src/engine/http/errors.js';
+import type { ErrorKind } from '../../src/result/schema.js';
 
 const withCode = (code: string): Error => Object.assign(new Error(`failed: ${code}`), { code });
 

@@ -2,16 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, UsageError } from '../../src/errors.js';
-import type { RunResult } from '../../src/result.js';
-import {
-  deltaPct,
-  formatComparison,
-  formatConclusion,
-  loadResultFile,
-  type ComparedRun,
-  type ComparisonJson,
-} from '../../src/reporters/compare.js';
+import { ConfigError, UsageError } from '../../src/common/errors.js';
+import type { RunResult } from '../../src/result/schema.js';
+import { deltaPct, formatComparison, type ComparedRun, type ComparisonJson } from '../../src/reporters/compare.js';
+import { formatConclusion } from '../../src/cli/conclusions.js';
+import { loadResultFile } from '../../src/result/load.js';
 import { formatJson, writeResultFile } from '../../src/reporters/json.js';
 import { fakeResult, latencyOf, lossEvent } from '../helpers/fake-result.js';
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ProgressSnapshot } from '../../src/result.js';
+import type { ProgressSnapshot } from '../../src/result/schema.js';
 import { formatCount, formatMs, formatRatioPct } from '../../src/reporters/format.js';
 import { formatJson, writeResultFile } from '../../src/reporters/json.js';
 import { formatProgressLine } from '../../src/reporters/progress.js';

@@ -3,16 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it, expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type ConfigIssue } from '../../src/errors.js';
-import {
-  buildQuickScenario,
-  loadScenario,
-  parseScenario,
-  PASSWORD_INPUT_PATTERN,
-  type Extractor,
-  type Scenario,
-  type ScenarioFile,
-} from '../../src/scenario.js';
+import { ConfigError, type ConfigIssue } from '../../src/common/errors.js';
+import { buildQuickScenario, PASSWORD_INPUT_PATTERN } from '../../src/scenario/quick.js';
+import { loadScenario, parseScenario } from '../../src/scenario/load.js';
+import { type Extractor, type Scenario } from '../../src/scenario/types.js';
+import { type ScenarioFile } from '../../src/scenario/schema.js';
 
 const EXAMPLE_YAML = `
 name: lab login then browse

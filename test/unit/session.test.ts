@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import type { SessionRules } from '../../src/scenario.js';
-import { isLoginPath, loginPathsFor, lossInResponse, ratio, type TargetBase } from '../../src/session.js';
+import type { SessionRules } from '../../src/scenario/types.js';
+import { isLoginPath, loginPathsFor, lossInResponse } from '../../src/engine/session.js';
+import { ratio } from '../../src/metrics/summary.js';
+import { type TargetBase } from '../../src/engine/url.js';
 
 const rules = (over: Partial<SessionRules> = {}): SessionRules => ({
   loginPath: '/login',

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { compileTemplate, displayTemplate, renderTemplate, type Vars } from '../../src/template.js';
+import { compileTemplate, displayTemplate, renderTemplate, type Vars } from '../../src/scenario/template.js';
 
 const VARS: Vars = { vu: '7', iteration: '3', username: 'alice', password: 's3cret', csrf: 'tok' };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateThresholds, parseThreshold, type Threshold } from '../../src/metrics/thresholds.js';
-import type { RunResult } from '../../src/result.js';
+import type { RunResult } from '../../src/result/schema.js';
 import { fakeResult } from '../helpers/fake-result.js';
 
 describe('parseThreshold', () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it, expect } from 'vitest';
-import type { ConfigIssue } from '../../src/errors.js';
-import { parseUserFlag, parseUsersCsv, readUsersFile, type Credential } from '../../src/users.js';
+import type { ConfigIssue } from '../../src/common/errors.js';
+import { parseUserFlag, parseUsersCsv, readUsersFile, type Credential } from '../../src/scenario/users.js';
 
 describe('parseUsersCsv: valid files', () => {
   it.each<[string, string, Credential[]]>([

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import type { TargetBase } from '../../src/session.js';
-import { hiddenInputs, resolveStepUrl, type ResolvedUrl } from '../../src/vu.js';
+import type { TargetBase } from '../../src/engine/url.js';
+import { hiddenInputs } from '../../src/scenario/extract.js';
+import { resolveStepUrl, type ResolvedUrl } from '../../src/engine/url.js';
 
 describe('hiddenInputs', () => {
   it.each<[string, string, [string, string][]]>([

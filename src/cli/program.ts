@@ -1,0 +1,124 @@
+/**
+ * The command-line program: the only module that reads argv, and maps errors to exit codes. Commands
+ * live in src/commands/; each returns an exit code.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, SessionBenchError } from '../common/errors.js';
+import { processIo, type Io } from './io.js';
+import { CONNECTION_MODES, DEFAULT_CONCURRENCY, runCommand, type RunFlags } from './run.js';
+import { VERSION } from '../common/version.js';
+import { registerLabCommand } from './lab.js';
+import { registerDemoCommand } from './demo.js';
+import { registerCompareCommand } from './compare.js';
+import { registerMatrixCommand } from './matrix.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Adds the flags shared by `run` and the commands that run scenarios (demo, matrix). */
+export function addLoadFlags(cmd: Command): Command {
+  return cmd
+    .option('-c, --concurrency <n>', `virtual users (default ${DEFAULT_CONCURRENCY})`)
+    .option('-n, --requests <n>', 'total requests, login requests and redirects included')
+    .option('-d, --duration <time>', 'run length, e.g. 30s, 2m (default 10s when -n is not given)')
+    .option('--ramp-up <time>', 'start virtual users evenly over this time (default 0)')
+    .option('--think <time>', 'pause between flow steps (default 0ms)')
+    .option('--timeout <time>', 'per-request timeout (default 10s)')
+    .addOption(new Option('--connections <mode>', 'per-vu (browser-like keep-alive), shared (one pool), new (a connection per request, like ab)').choices([...CONNECTION_MODES]).default(undefined))
+    .option('--user <name:password>', 'credentials, repeatable; replace the scenario users', collect)
+    .option('--users <file>', 'CSV file with a header row username,password; replaces the scenario users')
+    .option('--served-by <header>', 'response header that names the backend (e.g. x-served-by)')
+    .option('--rate <n>', 'open model: flow iterations started per second (e.g. 200 or 200/s), whatever the responses')
+    .option('--max-vus <n>', 'open model: most virtual users at once (default: --concurrency)')
+    .option('--workers <n>', 'worker threads sharing the virtual users, or auto (= cores - 1); default 1')
+    .option('--threshold <expr>', 'pass/fail criterion, repeatable: p99<200ms, retention>=99%, failed<1%, losses==0 (exit 1 when one fails)', collect)
+    .option('--insecure', 'accept any TLS certificate')
+    .option('-q, --quiet', 'no progress output');
+}
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('session-bench')
+    .description('Load tester that logs in like a user and measures whether sessions survive when an app runs on several replicas')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  addLoadFlags(
+    program
+      .command('run')
+      .description('run a scenario file, or a URL in quick mode (ab-style)')
+      .argument('[scenario]', 'scenario file (.yaml, .yml, .json) or a URL for quick mode'),
+  )
+    .option('--target <url>', "base URL; overrides the scenario's target")
+    .option('--login-form <path>', 'quick mode: log in through the form at this path first')
+    .option('--login-action <path>', 'quick mode: where the form is posted (default: the form path)')
+    .option('--username-field <name>', 'quick mode: username field name (default username)')
+    .option('--password-field <name>', 'quick mode: password field name (default password)')
+    .option('--nav <path>', 'quick mode: page to visit after login, repeatable (in order)', collect)
+    .option('--label <text>', 'name of this run in reports and comparisons')
+    .option('--json <file>', 'write the result as versioned JSON (atomically)')
+    .action(async (scenario: string | undefined, flags: RunFlags) => {
+      setExit(await runCommand(io, scenario, flags));
+    });
+
+  registerDemoCommand(program, io, setExit);
+  registerLabCommand(program, io, setExit);
+  registerCompareCommand(program, io, setExit);
+  registerMatrixCommand(program, io, setExit, addLoadFlags);
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Never throws for user mistakes. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const ac = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`\nsession-bench: ${sig} received, stopping and writing partial results (again to quit now)\n`);
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // `session-bench ... | head`: the reader went away. Stop the work (labs are closed on the way out)
+  // instead of dying on an unhandled EPIPE.
+  const onPipeError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') ac.abort();
+  };
+  process.stdout.on('error', onPipeError);
+  process.stderr.on('error', onPipeError);
+  const io = processIo(ac.signal);
+  let code: number = ExitCode.ok;
+  try {
+    const program = buildProgram(io, (c) => {
+      code = c;
+    });
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    code = handleError(io, err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onPipeError);
+    process.stderr.off('error', onPipeError);
+  }
+  return code;
+}
+
+function handleError(io: Io, err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; commander already printed its message for usage errors.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.invalidInput;
+  }
+  if (err instanceof SessionBenchError) {
+    io.stderr.write(`session-bench: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    return err.exitCode;
+  }
+  io.stderr.write(`session-bench: internal error (please report it):\n${(err as Error)?.stack ?? String(err)}\n`);
+  return 70;
+}

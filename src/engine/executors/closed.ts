@@ -1,0 +1,39 @@
+/**
+ * Closed model (the default, like ab and k6's constant-vus): `concurrency` VUs, each looping as fast as
+ * its responses allow, started evenly over the ramp-up.
+ */
+import type { ExecutorContext } from './executor.js';
+
+export interface ClosedModelConfig {
+  concurrency: number;
+  rampUpMs: number;
+}
+
+/** Starts every VU (now or after its ramp-up delay); the promises settle when each VU stops. */
+export function startClosedModel(config: ClosedModelConfig, ctx: ExecutorContext): Promise<void>[] {
+  const { control, timers } = ctx;
+  const running: Promise<void>[] = [];
+  const n = config.concurrency;
+  for (let i = 0; i < n; i++) {
+    const vu = ctx.newVu();
+    const delay = n > 1 ? (config.rampUpMs * i) / n : 0;
+    if (delay <= 0) {
+      running.push(vu.run());
+      continue;
+    }
+    running.push(
+      new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          if (control.stopped) resolve();
+          else vu.run().then(resolve, resolve);
+        }, delay);
+        timers.push(t);
+        control.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      }),
+    );
+  }
+  return running;
+}

@@ -1,0 +1,331 @@
+/**
+ * A VU's keep-alive HTTP/1.1 connection to one `http:` origin: the socket, its timeouts and the
+ * keep-alive reuse rules. Bytes go to an {@link H1ResponseParser}; this module decides what a parse
+ * outcome, an end of stream or a socket error means for the request in flight. Behaves as undici's
+ * `Client` with `pipelining: 1` does; costs one socket and a few fields.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { clientDestroyed, contentLengthMismatch, HttpError, parserError, socketError } from '../errors.js';
+import type { Exchange } from '../exchange.js';
+import type { RequestHead } from '../request-head.js';
+import { H1ResponseParser, PARSE_COMPLETE, PARSE_FAILED } from './parser.js';
+import { scheduleValidation, unwatchTimeouts, watchTimeouts, type Scheduled } from './scheduling.js';
+
+/** undici's keep-alive defaults: idle sockets are dropped after 4 s, or 2 s before the server's hint. */
+const KEEP_ALIVE_DEFAULT_MS = 4e3;
+const KEEP_ALIVE_MAX_MS = 600e3;
+const KEEP_ALIVE_THRESHOLD_MS = 2e3;
+/** TCP keep-alive probes after this idle time (undici's connector does the same). */
+const TCP_KEEPALIVE_DELAY_MS = 60e3;
+
+/** One read buffer for every socket: each read is parsed synchronously before the next one lands. */
+let readBuffer: Buffer | null = null;
+
+const kConn = Symbol('session-bench.h1');
+type OwnedSocket = Socket & { [kConn]: H1Connection };
+
+// Socket callbacks shared by every connection (no closure per socket).
+function onSocketRead(this: OwnedSocket, nread: number, buf: Buffer): boolean {
+  this[kConn].onRead(this, nread, buf);
+  return true;
+}
+function onSocketConnect(this: OwnedSocket): void {
+  this[kConn].onConnect(this);
+}
+function onSocketEnd(this: OwnedSocket): void {
+  this[kConn].onEnd(this);
+}
+function onSocketError(this: OwnedSocket, err: Error): void {
+  this[kConn].onSocketError(this, err);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[kConn].onClose(this);
+}
+
+interface OriginInfo {
+  readonly hostHeader: string;
+  readonly hostname: string;
+  readonly port: number;
+}
+/** Parsed once per origin and shared by every connection to it (10,000 VUs, one origin). */
+const origins = new Map<string, OriginInfo>();
+function originInfo(origin: string): OriginInfo {
+  let o = origins.get(origin);
+  if (o === undefined) {
+    const u = new URL(origin);
+    o = {
+      hostHeader: `host: ${u.hostname}${u.port ? `:${u.port}` : ''}\r\n`,
+      hostname: u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname,
+      port: u.port ? Number(u.port) : 80,
+    };
+    if (origins.size < 1000) origins.set(origin, o);
+  }
+  return o;
+}
+
+export class H1Connection implements Scheduled {
+  /** `host: name[:port]\r\n`, as undici writes it. */
+  readonly hostHeader: string;
+  private readonly hostname: string;
+  private readonly port: number;
+  private readonly parser = new H1ResponseParser();
+  private socket: OwnedSocket | null = null;
+  private ex: Exchange | null = null;
+  /** Request waiting for the used socket's check (see scheduleValidation). */
+  private queued: RequestHead | null = null;
+  private inValidation = false;
+  private used = false;
+  private unrefed = false;
+  private connecting = false;
+  private closed = false;
+  /** Drop the socket when the response in flight completes. */
+  private closeAfter = false;
+  private keepAliveMs = KEEP_ALIVE_DEFAULT_MS;
+  // Timeouts (performance.now() ms).
+  private timeoutMs: number;
+  private connectStartMs = 0;
+  private sentMs = 0;
+  private bodySinceMs = -1;
+  private idleSinceMs = 0;
+
+  constructor(
+    readonly origin: string,
+    private readonly connectTimeoutMs: number,
+  ) {
+    const o = originInfo(origin);
+    this.hostHeader = o.hostHeader;
+    this.hostname = o.hostname;
+    this.port = o.port;
+    this.timeoutMs = connectTimeoutMs;
+  }
+
+  /** Sends a request for `ex` (called by {@link Exchange.startH1}). */
+  request(ex: Exchange, head: RequestHead, timeoutMs: number): void {
+    if (this.closed) {
+      ex.failLater(clientDestroyed());
+      return;
+    }
+    this.ex = ex;
+    this.timeoutMs = timeoutMs;
+    this.bodySinceMs = -1;
+    this.parser.expect(ex);
+    if (this.socket === null) this.open(head, ex.startMs);
+    else if (!this.used) this.write(head, ex.startMs);
+    else {
+      this.queued = head;
+      if (!this.inValidation) {
+        this.inValidation = true;
+        scheduleValidation(this);
+      }
+    }
+  }
+
+  /** The used socket had its poll turn: write the queued request, on a new socket if that one went. */
+  validated(): void {
+    this.inValidation = false;
+    const head = this.queued;
+    const s = this.socket;
+    if (head === null) {
+      // Idle: like undici, an idle socket does not keep the process alive.
+      if (s !== null && this.ex === null && !this.unrefed) {
+        s.unref();
+        this.unrefed = true;
+      }
+      return;
+    }
+    this.queued = null;
+    const now = this.ex!.startMs;
+    if (s !== null && now - this.idleSinceMs >= this.keepAliveMs) this.drop(s);
+    if (this.socket === null) this.open(head, now);
+    else this.write(head, now);
+  }
+
+  private write(head: RequestHead, now: number): void {
+    const s = this.socket!;
+    if (this.unrefed) {
+      s.ref();
+      this.unrefed = false;
+    }
+    this.sentMs = now;
+    s.write(head, 'latin1');
+  }
+
+  private open(head: RequestHead, now: number): void {
+    readBuffer ??= Buffer.allocUnsafe(64 * 1024);
+    const s = netConnect({ host: this.hostname, port: this.port, onread: { buffer: readBuffer, callback: onSocketRead as (n: number, b: Buffer) => boolean } }) as OwnedSocket;
+    s[kConn] = this;
+    s.setNoDelay(true);
+    s.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
+    s.once('connect', onSocketConnect);
+    s.on('end', onSocketEnd);
+    s.on('error', onSocketError);
+    s.on('close', onSocketClose);
+    this.socket = s;
+    this.used = false;
+    this.unrefed = false;
+    this.connecting = true;
+    this.connectStartMs = now;
+    this.keepAliveMs = KEEP_ALIVE_DEFAULT_MS;
+    watchTimeouts(this, Math.min(this.connectTimeoutMs, this.timeoutMs));
+    // Written once connected (net buffers it); the headers timeout starts then.
+    s.write(head, 'latin1');
+  }
+
+  onConnect(s: OwnedSocket): void {
+    if (s !== this.socket) return;
+    this.connecting = false;
+    this.sentMs = performance.now();
+  }
+
+  /** Drops a socket without failing anything (idle, or the response is complete). */
+  private drop(s: OwnedSocket): void {
+    if (this.socket === s) {
+      this.socket = null;
+      this.connecting = false;
+      unwatchTimeouts(this);
+    }
+    s.destroy();
+  }
+
+  /** Fails the request in flight (if any) and drops the socket. */
+  private fail(s: OwnedSocket, err: Error): void {
+    const ex = this.ex;
+    this.ex = null;
+    this.parser.reset();
+    this.queued = null;
+    this.drop(s);
+    ex?.onError(err);
+  }
+
+  /** Aborts `ex`'s request if it is the one in flight here. */
+  abortExchange(ex: Exchange, err: Error): void {
+    if (this.ex !== ex) return;
+    if (this.socket !== null) this.fail(this.socket, err);
+    else {
+      this.ex = null;
+      this.queued = null;
+      this.parser.reset();
+      ex.onError(err);
+    }
+  }
+
+  /** No more requests; `force` fails the one in flight, else the socket goes when it completes. */
+  close(force: boolean): void {
+    this.closed = true;
+    const s = this.socket;
+    if (s === null) return;
+    if (this.ex !== null) {
+      if (force) this.fail(s, clientDestroyed());
+      else this.closeAfter = true; // dropped when the response completes
+      return;
+    }
+    this.drop(s);
+  }
+
+  checkTimeouts(now: number): void {
+    const s = this.socket;
+    if (s === null) return;
+    if (this.connecting) {
+      if (now - this.connectStartMs >= this.connectTimeoutMs) {
+        this.fail(s, new HttpError('ConnectTimeoutError', 'UND_ERR_CONNECT_TIMEOUT', `Connect Timeout Error (attempted address: ${this.hostname}:${this.port}, timeout: ${this.connectTimeoutMs}ms)`));
+      }
+      return;
+    }
+    if (this.ex === null || this.queued !== null) return;
+    const p = this.parser;
+    if (p.awaitingHead) {
+      if (now - this.sentMs >= this.timeoutMs) this.fail(s, new HttpError('HeadersTimeoutError', 'UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error'));
+    } else if (p.readingBody) {
+      // Body timeout: time without a byte of body (undici refreshes its timer on every chunk).
+      if (this.bodySinceMs < 0 || p.bodyActive) {
+        this.bodySinceMs = now;
+        p.bodyActive = false;
+      } else if (now - this.bodySinceMs >= this.timeoutMs) {
+        this.fail(s, new HttpError('BodyTimeoutError', 'UND_ERR_BODY_TIMEOUT', 'Body Timeout Error'));
+      }
+    }
+  }
+
+  onEnd(s: OwnedSocket): void {
+    if (s !== this.socket) return;
+    const p = this.parser;
+    if (this.ex !== null && this.queued === null && !p.awaitingHead) {
+      if (p.untilEof) {
+        p.endOfInput();
+        this.complete(s);
+        return;
+      }
+      if (!p.keepAlive) {
+        // undici's parser.finish(): llhttp's EOF error, reported as a length mismatch when there was one.
+        this.fail(s, p.contentLength >= 0 ? contentLengthMismatch() : parserError('Invalid EOF state'));
+        return;
+      }
+    }
+    if (this.ex !== null && this.queued === null) this.fail(s, socketError('other side closed'));
+    else this.drop(s); // idle (or a request still waiting for the check): it goes on a new socket
+  }
+
+  onSocketError(s: OwnedSocket, err: Error): void {
+    if (s !== this.socket) return;
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' && this.ex !== null && !this.parser.awaitingHead && !this.parser.keepAlive) {
+      // The server closed the connection after a body delimited by closing it.
+      this.onEnd(s);
+      return;
+    }
+    if (this.ex !== null && this.queued === null) this.fail(s, err);
+    else this.drop(s);
+  }
+
+  onClose(s: OwnedSocket): void {
+    if (s !== this.socket) return;
+    if (this.ex !== null && this.queued === null) this.fail(s, socketError('closed'));
+    else this.drop(s);
+  }
+
+  /** Everything the socket read: parses as much of the response as it holds. */
+  onRead(s: OwnedSocket, nread: number, buf: Buffer): void {
+    if (s !== this.socket) return;
+    const ex = this.ex;
+    // Bytes nobody asked for: undici drops such a connection; so do we (nothing to fail).
+    if (ex === null || this.queued !== null) return this.drop(s);
+    const r = this.parser.execute(buf, nread);
+    if (r === PARSE_FAILED) this.fail(s, this.parser.error!);
+    else if (r === PARSE_COMPLETE) {
+      const unsolicited = this.parser.unsolicited;
+      this.complete(s);
+      if (unsolicited && this.socket === s) this.drop(s);
+    } else {
+      // The read buffer is reused by the next read: a response still in progress copies what it keeps.
+      ex.h1Flush();
+    }
+  }
+
+  /** The response is complete: hand it over, then keep or drop the socket. */
+  private complete(s: OwnedSocket): void {
+    const ex = this.ex!;
+    const p = this.parser;
+    this.ex = null;
+    this.used = true;
+    if (p.keepAlive) {
+      const hint = p.keepAliveHintMs;
+      if (hint < 0) this.keepAliveMs = KEEP_ALIVE_DEFAULT_MS;
+      else {
+        const ms = Math.min(hint - KEEP_ALIVE_THRESHOLD_MS, KEEP_ALIVE_MAX_MS);
+        if (ms <= 0) this.closeAfter = true;
+        else this.keepAliveMs = ms;
+      }
+    }
+    if (!p.keepAlive || this.closeAfter || this.closed) {
+      this.closeAfter = false;
+      this.drop(s);
+    }
+    ex.onComplete();
+    if (this.socket === s) {
+      this.idleSinceMs = ex.endMs;
+      if (!this.inValidation) {
+        this.inValidation = true;
+        scheduleValidation(this);
+      }
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * What every built-in connection of a thread shares with the event loop: one interval timer for all
+ * request timeouts (a request never creates a timer) and one `setImmediate` for all the reused sockets
+ * that wait for their poll turn. Module-level by design: there is one event loop per thread.
+ */
+
+/** A connection as the timers see it. */
+export interface Scheduled {
+  /** Fails what has timed out at `now` (performance.now() ms). */
+  checkTimeouts(now: number): void;
+  /** The socket had its poll turn (see {@link scheduleValidation}). */
+  validated(): void;
+}
+
+const live = new Set<Scheduled>();
+let sweepTimer: NodeJS.Timeout | null = null;
+let sweepEveryMs = 0;
+function sweep(): void {
+  const now = performance.now();
+  for (const c of live) c.checkTimeouts(now);
+}
+
+/** Starts timeout checks for `c`, whose shortest timeout is `timeoutMs`. */
+export function watchTimeouts(c: Scheduled, timeoutMs: number): void {
+  live.add(c);
+  // Checks often enough that a timeout fires within a quarter of its length (undici's own timers are
+  // about as coarse for timeouts of a second or more).
+  const every = Math.max(5, Math.min(250, Math.floor(timeoutMs / 4)));
+  if (sweepTimer === null || every < sweepEveryMs) {
+    if (sweepTimer !== null) clearInterval(sweepTimer);
+    sweepEveryMs = every;
+    sweepTimer = setInterval(sweep, every);
+    sweepTimer.unref();
+  }
+}
+
+/** Stops timeout checks for `c` (its socket is gone); the timer goes when nothing is watched. */
+export function unwatchTimeouts(c: Scheduled): void {
+  live.delete(c);
+  if (live.size === 0 && sweepTimer !== null) {
+    clearInterval(sweepTimer);
+    sweepTimer = null;
+  }
+}
+
+/**
+ * Connections whose socket was just used: like undici, a used socket is written again only after one
+ * turn of the event loop's poll phase, so that a FIN, a reset or stray bytes already received on it are
+ * seen first (and the request goes on a new connection instead of failing). One setImmediate serves
+ * every connection.
+ */
+let validating: Scheduled[] = [];
+let validatingNext: Scheduled[] = [];
+let validationScheduled = false;
+
+/** Calls `c.validated()` after the next poll phase. */
+export function scheduleValidation(c: Scheduled): void {
+  validating.push(c);
+  if (!validationScheduled) {
+    validationScheduled = true;
+    setImmediate(flushValidation);
+  }
+}
+function flushValidation(): void {
+  validationScheduled = false;
+  const list = validating;
+  validating = validatingNext;
+  for (let i = 0; i < list.length; i++) list[i]!.validated();
+  list.length = 0;
+  validatingNext = list;
+}

@@ -1,0 +1,146 @@
+/**
+ * Where a VU's requests go, and which client carries each one. Two clients:
+ *
+ * - The VU's own keep-alive connection to an `http:` origin (`per-vu` mode, the default) uses the built-in
+ *   HTTP/1.1 client ({@link H1Connection}): it writes a request the VU cached (a steady request builds no
+ *   string and no header array), parses the response in place from one read buffer shared by every
+ *   socket, and reports through a callback rather than a promise. It speaks to the server as undici's
+ *   `Client` with pipelining 1 does (test/integration/http-client.test.ts runs both side by side).
+ * - Everything else (`shared` and `new` modes, `https:`, HEAD, bodies on GET/DELETE, headers undici
+ *   treats specially) goes through undici's low-level `dispatch` API, loaded on first use.
+ */
+import { createRequire } from 'node:module';
+import type { Agent, Client, Dispatcher } from 'undici';
+import type { Exchange, ExchangeRequest } from './exchange.js';
+import { H1Connection } from './h1/connection.js';
+import type { RequestHead } from './request-head.js';
+
+export type ConnectionMode = 'per-vu' | 'shared' | 'new';
+
+export interface TransportOptions {
+  mode: ConnectionMode;
+  /** Connect, headers and body timeout of every request. */
+  timeoutMs: number;
+  /** Accept any TLS certificate (self-signed test environments). */
+  insecure: boolean;
+  /** Upper bound of connections per origin for the shared pool. */
+  concurrency: number;
+}
+
+/**
+ * One request as the sender describes it, built lazily for the client that carries it. Implemented by
+ * an object the VU reuses, so that describing a request allocates nothing.
+ */
+export interface OutgoingRequest {
+  readonly origin: string;
+  /** The built-in client can carry it (its method, headers and body allow it). */
+  readonly builtInCapable: boolean;
+  /** The request's bytes for a built-in connection (the sender caches them where it can). */
+  h1Head(conn: H1Connection): RequestHead | Error;
+  /** The request for undici's dispatch, without `reset` and timeouts (the transport sets them). */
+  dispatchOptions(): Dispatcher.DispatchOptions;
+}
+
+// undici costs ~0.2 s of CPU to load; a quick-mode run against an http: target never needs it.
+const requireCjs = createRequire(import.meta.url);
+let undiciModule: typeof import('undici') | null = null;
+const undici = (): typeof import('undici') => (undiciModule ??= requireCjs('undici') as typeof import('undici'));
+
+/**
+ * A VU's transport. `per-vu`: the VU's own keep-alive connection per origin (a browser); `shared`: one
+ * pool for all VUs; `new`: a fresh connection per request (ab without -k).
+ */
+export class Transport {
+  /** undici clients per origin (per-vu mode, for requests the built-in client does not take); lazily. */
+  private clients: Map<string, Client> | null = null;
+  /** Built-in connections: the first origin in a field (the common case), others in a map. */
+  private conn: H1Connection | null = null;
+  private moreConns: Map<string, H1Connection> | null = null;
+  private readonly shared: Agent | null;
+  private readonly reset: boolean;
+
+  constructor(
+    private readonly options: TransportOptions,
+    sharedAgent: Agent | null,
+  ) {
+    this.shared = options.mode === 'per-vu' ? null : sharedAgent;
+    this.reset = options.mode === 'new';
+  }
+
+  /** Sends `req` on the client that can carry it; `ex` holds the answer when `onDone` is called. */
+  send(ex: Exchange, req: OutgoingRequest, spec: ExchangeRequest, onDone: () => void): void {
+    const conn = req.builtInCapable ? this.connectionFor(req.origin) : null;
+    if (conn !== null) {
+      const head = req.h1Head(conn);
+      if (head instanceof Error) ex.startFailed(spec, head, onDone);
+      else ex.startH1(conn, head, spec, this.options.timeoutMs, onDone);
+      return;
+    }
+    const opts = req.dispatchOptions();
+    opts.reset = this.reset;
+    opts.headersTimeout = this.options.timeoutMs;
+    opts.bodyTimeout = this.options.timeoutMs;
+    ex.startUndici(this.dispatcherFor(req.origin), opts, spec, onDone);
+  }
+
+  /** The undici dispatcher for an origin (`http://host:port`). */
+  dispatcherFor(origin: string): Dispatcher {
+    if (this.shared) return this.shared;
+    this.clients ??= new Map();
+    let c = this.clients.get(origin);
+    if (c === undefined) {
+      c = new (undici().Client)(origin, {
+        pipelining: 1,
+        connectTimeout: this.options.timeoutMs,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        connect: this.options.insecure ? { rejectUnauthorized: false } : {},
+      });
+      this.clients.set(origin, c);
+    }
+    return c;
+  }
+
+  /**
+   * This VU's own built-in HTTP/1.1 connection to `origin`, or null when requests to it must go through
+   * {@link dispatcherFor} (a shared pool, a connection per request, or not plain `http:`).
+   */
+  connectionFor(origin: string): H1Connection | null {
+    if (this.options.mode !== 'per-vu') return null;
+    const c = this.conn;
+    if (c !== null && c.origin === origin) return c;
+    if (!origin.startsWith('http://')) return null;
+    if (c === null) return (this.conn = new H1Connection(origin, this.options.timeoutMs));
+    this.moreConns ??= new Map();
+    let m = this.moreConns.get(origin);
+    if (m === undefined) {
+      m = new H1Connection(origin, this.options.timeoutMs);
+      this.moreConns.set(origin, m);
+    }
+    return m;
+  }
+
+  /** Closes this VU's own connections (the shared agent is closed by its owner). */
+  async close(force: boolean): Promise<void> {
+    const own = this.conn === null ? [] : [this.conn, ...(this.moreConns?.values() ?? [])];
+    this.conn = null;
+    this.moreConns = null;
+    for (const c of own) c.close(force);
+    const all = this.clients === null ? [] : [...this.clients.values()];
+    this.clients = null;
+    await Promise.all(all.map((c) => (force ? c.destroy() : c.close()).catch(() => undefined)));
+  }
+}
+
+/** The shared agent for `shared` and `new` modes. */
+export function createSharedAgent(o: TransportOptions): Agent | null {
+  if (o.mode === 'per-vu') return null;
+  return new (undici().Agent)({
+    connections: o.mode === 'shared' ? o.concurrency : null,
+    pipelining: 1,
+    connectTimeout: o.timeoutMs,
+    headersTimeout: o.timeoutMs,
+    bodyTimeout: o.timeoutMs,
+    connect: o.insecure ? { rejectUnauthorized: false } : {},
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * run(scenario, options) -> RunResult: the engine's entry point. Normalises the options, runs the slices
+ * (on this thread, or on worker threads with --workers), aggregates live progress across threads, merges
+ * their exact figures and assembles the result. Nothing here formats output: progress goes to the
+ * `onProgress` callback as numbers.
+ */
+import { mergeSnapshots } from '../metrics/collector.js';
+import { mergeEncoded, percentileMs } from '../metrics/histogram.js';
+import { ratio, toRunResult } from '../metrics/summary.js';
+import { evaluateThresholds } from '../metrics/thresholds.js';
+import type { ProgressSnapshot, RunResult } from '../result/schema.js';
+import type { Scenario } from '../scenario/types.js';
+import { liveFigures, runLocal, type LiveFigures, type LocalRunOutcome } from './local-run.js';
+import { normaliseOptions, type RunOptions } from './options.js';
+import { sliceRun } from './slices.js';
+import { unusableReason, type UsabilityCounts } from './usability.js';
+import { runInWorkers } from './workers.js';
+
+export interface RunHooks {
+  /** Aborting stops the run; the partial result is returned with `interrupted: true`. */
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: ProgressSnapshot) => void) | undefined;
+  progressIntervalMs?: number | undefined;
+}
+
+/** Runs a scenario and returns its result (partial when interrupted; see `stopReason` and `unusable`). */
+export async function run(scenario: Scenario, options: RunOptions, hooks: RunHooks = {}): Promise<RunResult> {
+  const opts = normaliseOptions(scenario, options);
+  const startedAt = new Date();
+  const startEpochMs = startedAt.getTime();
+  const t0 = performance.now();
+  const tracked = scenario.login.length > 0;
+
+  let lastRequests = 0;
+  let lastMs = t0;
+  const progress = (live: readonly LiveFigures[]): void => {
+    if (!hooks.onProgress) return;
+    const now = performance.now();
+    const sum = (f: (l: LiveFigures) => number): number => live.reduce((a, l) => a + f(l), 0);
+    const requests = sum((l) => l.requests);
+    const dt = (now - lastMs) / 1000;
+    hooks.onProgress({
+      elapsedMs: now - t0,
+      totalMs: opts.durationMs,
+      requests,
+      totalRequests: opts.requests,
+      rps: dt > 0 ? (requests - lastRequests) / dt : 0,
+      p99Ms: percentileMs(mergeEncoded(live.map((l) => l.hdr)), 99),
+      retention: tracked ? ratio(sum((l) => l.flowRequestsKept), sum((l) => l.flowRequests)) : null,
+      losses: sum((l) => l.losses),
+      failed: sum((l) => l.failed),
+      errors: sum((l) => l.errors),
+    });
+    lastRequests = requests;
+    lastMs = now;
+  };
+
+  const slices = sliceRun(opts, startEpochMs);
+  let outcomes: LocalRunOutcome[];
+  if (slices.length === 1) {
+    outcomes = [
+      await runLocal(scenario, opts, slices[0]!, {
+        signal: hooks.signal,
+        intervalMs: hooks.progressIntervalMs,
+        onTick: hooks.onProgress ? (c) => progress([liveFigures(c)]) : undefined,
+      }),
+    ];
+  } else {
+    outcomes = await runInWorkers(scenario, opts, slices, { signal: hooks.signal, intervalMs: hooks.progressIntervalMs ?? 1000, onLive: progress });
+  }
+  const durationMs = performance.now() - t0;
+
+  const snapshot = mergeSnapshots(outcomes.map((o) => o.snapshot));
+  const counts: UsabilityCounts = {
+    requests: outcomes.reduce((a, o) => a + o.counts.requests, 0),
+    responses: outcomes.reduce((a, o) => a + o.counts.responses, 0),
+    logins: snapshot.logins,
+    loginFailures: snapshot.loginFailures,
+    lastLoginFailure: snapshot.lastLoginFailure,
+    lastError: snapshot.lastError,
+  };
+  // Judged on the whole run: any thread's early verdict, or the totals at the end.
+  const unusable = outcomes.find((o) => o.unusable !== null)?.unusable ?? unusableReason(counts, 1);
+  const interrupted = outcomes.some((o) => o.interrupted) || (hooks.signal?.aborted ?? false);
+  const stopReason = unusable !== null ? `target unusable: ${unusable}` : interrupted ? 'interrupted' : null;
+
+  const { target, insecure: _insecure, ...recorded } = opts;
+  const result = toRunResult(snapshot, {
+    label: options.label ?? '',
+    target,
+    scenario: scenario.name,
+    startedAt: startedAt.toISOString(),
+    durationMs,
+    interrupted,
+    stopReason,
+    unusable,
+    options: recorded,
+    meta: options.meta ?? {},
+    tracked,
+  });
+  const thresholds = [...scenario.thresholds, ...(options.thresholds ?? [])];
+  if (thresholds.length > 0) result.thresholds = evaluateThresholds(result, thresholds);
+  return result;
+}
+
+/** True when a threshold was given and at least one failed (exit code 1). */
+export function thresholdsFailed(result: RunResult): boolean {
+  return (result.thresholds ?? []).some((t) => !t.ok);
+}

@@ -1,0 +1,40 @@
+/** How a run is divided over worker threads: VUs, the request budget and the rate, split exactly. */
+import type { NormalisedOptions } from './options.js';
+
+/** One thread's share of a run. */
+export interface RunSlice {
+  /** VU ids start after this (VU id n uses credential (n-1) mod users). */
+  vuIdOffset: number;
+  concurrency: number;
+  maxVus: number | null;
+  requests: number | null;
+  rate: number | null;
+  /** Date.now() at the run's start, so every thread's timestamps share one origin. */
+  startEpochMs: number;
+}
+
+/** Splits `total` into `parts` whole shares that add up exactly. */
+export function splitEvenly(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+/** The slices of a run over `workers` threads: VUs, request budget and rate divided exactly. */
+export function sliceRun(opts: NormalisedOptions, startEpochMs: number): RunSlice[] {
+  const w = opts.workers;
+  const vus = splitEvenly(opts.concurrency, w);
+  const maxVus = opts.maxVus === null ? null : splitEvenly(opts.maxVus, w);
+  const requests = opts.requests === null ? null : splitEvenly(opts.requests, w);
+  let offset = 0;
+  return vus.map((c, i) => {
+    const s: RunSlice = {
+      vuIdOffset: offset,
+      concurrency: Math.max(1, c),
+      maxVus: maxVus === null ? null : Math.max(1, maxVus[i]!),
+      requests: requests === null ? null : requests[i]!,
+      rate: opts.rate === null ? null : opts.rate / w,
+      startEpochMs,
+    };
+    offset += maxVus === null ? c : maxVus[i]!;
+    return s;
+  });
+}

@@ -1,0 +1,310 @@
+/**
+ * One step of a VU, request by request: build it, send it, judge the answer, follow redirects. The
+ * judging is where a session loss is decided (with the pure rules of session.ts) and where every answer
+ * is recorded into the Collector. Driven by callbacks: the answer arrives in `hopDone` (from the socket's
+ * read callback for the built-in client), which judges it and sends the next hop straight away.
+ */
+import type { Dispatcher } from 'undici';
+import { extractFromBody, hiddenInputs } from '../scenario/extract.js';
+import { displayTemplate, renderTemplate, type Vars } from '../scenario/template.js';
+import type { Step } from '../scenario/types.js';
+import type { VuCookieJar } from './cookies.js';
+import { classifyError } from './http/errors.js';
+import { Exchange } from './http/exchange.js';
+import type { H1Connection } from './http/h1/connection.js';
+import type { RequestHead } from './http/request-head.js';
+import type { OutgoingRequest, Transport } from './http/transport.js';
+import { RequestBuilder, type Payload } from './request-builder.js';
+import { isLoginPath, lossInResponse, type LossReason } from './session.js';
+import { fromUrl, resolveStepUrl, type ResolvedUrl } from './url.js';
+import type { VuShared } from './vu-shared.js';
+
+/** Redirects followed per step before the last one is taken as the answer (browsers stop near 20). */
+export const MAX_REDIRECTS = 10;
+
+/** Outcome of one step. */
+export enum Outcome {
+  Ok,
+  /** Response arrived but failed the expectation (or a login step failed). */
+  Failed,
+  /** No response (transport error). */
+  NoResponse,
+  /** The response showed the session was lost (flow steps only). */
+  Lost,
+  /** The run stopped before or during the step; nothing recorded. */
+  Stopped,
+}
+
+/** judgeHop: follow the redirect (not an Outcome). */
+const NEXT_HOP = -1;
+
+/** A flat copy of a string (never a slice of a larger one). */
+const copyString = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
+
+/** Where a step's outcome goes: the VU's state machine. */
+export interface StepOwner {
+  stepDone(outcome: Outcome): void;
+  /** A bug while handling the step: the iteration fails with it. */
+  stepCrashed(err: unknown): void;
+}
+
+/**
+ * A VU's step runner: owns its exchange, its request builder and what it learned from answers (the
+ * backend of the last login, the hidden inputs of the last page). One step at a time. It is also the
+ * {@link OutgoingRequest} the transport reads, so a request is described without allocating.
+ */
+export class StepRunner implements OutgoingRequest {
+  // OutgoingRequest: the hop being sent.
+  origin = '';
+  builtInCapable = false;
+
+  /** Why the last step failed (reported with a failed login). */
+  failureReason = '';
+  private readonly exchange = new Exchange();
+  private readonly builder: RequestBuilder;
+  /** Backend that answered the last login step, for loss events. */
+  private loginBackend: string | null = null;
+  private lastBackend: string | null = null;
+  private hidden: [string, string][] = [];
+  private stoppedByAbort = false;
+  // The step being sent: what a redirect hop carries over.
+  private step: Step | null = null;
+  private url: ResolvedUrl | null = null;
+  private method = '';
+  private payload: Payload | null = null;
+  private cookie: string | null = null;
+  /** Open model: the first request's scheduled start (its latency is measured from it). */
+  private scheduledMs: number | undefined = undefined;
+  private hop = 0;
+
+  constructor(
+    private readonly vuId: number,
+    private readonly shared: VuShared,
+    private readonly transport: Transport,
+    private readonly jar: VuCookieJar,
+    private readonly vars: Vars,
+    private readonly owner: StepOwner,
+  ) {
+    this.builder = new RequestBuilder(shared, vars);
+  }
+
+  /** Sends `step`; its outcome comes back through `owner.stepDone`. */
+  start(step: Step, scheduledMs: number | undefined): void {
+    this.step = step;
+    this.scheduledMs = scheduledMs;
+    try {
+      this.url = this.shared.constantUrls[step.index] ?? resolveStepUrl(renderTemplate(step.url, this.vars), this.shared.base);
+      this.method = step.method;
+      this.payload = this.builder.body(step, this.hidden);
+      this.hop = 0;
+    } catch (err) {
+      this.owner.stepCrashed(err);
+      return;
+    }
+    this.hopNow();
+  }
+
+  /** The login just completed: losses from now on are attributed to the backend that served it. */
+  loggedIn(): void {
+    this.loginBackend = this.lastBackend;
+  }
+
+  /** Aborts the request in flight; it will not be recorded. */
+  abort(): void {
+    this.stoppedByAbort = true;
+    this.exchange.abort();
+  }
+
+  // --- OutgoingRequest (read by the transport while sending)
+
+  h1Head(conn: H1Connection): RequestHead | Error {
+    return this.builder.h1Head(this.step!, this.url!, this.method, this.cookie, this.payload, conn);
+  }
+
+  dispatchOptions(): Dispatcher.DispatchOptions {
+    const url = this.url!;
+    const payload = this.payload;
+    return {
+      origin: url.origin,
+      path: url.path,
+      method: this.method,
+      headers: this.builder.headers(this.step!, this.cookie, payload?.contentType ?? null),
+      body: payload?.body ?? null,
+    };
+  }
+
+  // --- sending and judging
+
+  /** Sends the current hop; its answer comes back through {@link hopDone}. */
+  private hopNow(): void {
+    try {
+      if (!this.sendHop(this.step!)) this.owner.stepDone(Outcome.Stopped);
+    } catch (err) {
+      this.owner.stepCrashed(err);
+    }
+  }
+
+  private readonly hopDone = (): void => {
+    try {
+      const r = this.judgeHop(this.step!);
+      if (r === NEXT_HOP) this.hopNow();
+      else this.owner.stepDone(r);
+    } catch (err) {
+      this.owner.stepCrashed(err);
+    }
+  };
+
+  /** Sends the current hop's request; false when the run is over (no request may start). */
+  private sendHop(step: Step): boolean {
+    if (!this.shared.control.takeRequest()) return false;
+    const url = this.url!;
+    this.origin = url.origin;
+    this.cookie = this.jar.headerFor(url.href, Date.now());
+    this.builtInCapable = this.builder.builtInCapable(step, this.method, this.payload);
+    this.transport.send(this.exchange, this, this.shared.exchangeSpecs[step.index]!, this.hopDone);
+    return true;
+  }
+
+  /** Records the current hop's answer; returns the step's outcome, or NEXT_HOP to follow a redirect. */
+  private judgeHop(step: Step): Outcome | typeof NEXT_HOP {
+    const { collector, scenario, loginPaths } = this.shared;
+    const ex = this.exchange;
+    const url = this.url!;
+    if (this.stoppedByAbort) return Outcome.Stopped;
+    const now = ex.endMs;
+    const scheduled = this.scheduledMs;
+    const startedAt = scheduled !== undefined && scheduled < ex.startMs ? scheduled : ex.startMs;
+    this.scheduledMs = undefined;
+    const latencyUs = Math.max(1, Math.round((now - startedAt) * 1000));
+    if (ex.error !== null) {
+      collector.recordError(step.index, classifyError(ex.error), ex.error, now);
+      this.failureReason = `${step.name}: ${(ex.error as Error).message ?? ex.error}`;
+      return Outcome.NoResponse;
+    }
+    if (ex.setCookies !== null) this.jar.store(ex.setCookies, url.href);
+    const status = ex.status;
+    if (ex.servedBy !== null) this.lastBackend = ex.servedBy;
+
+    if (status >= 300 && status < 400 && ex.location !== null) {
+      let next: URL | null = null;
+      try {
+        next = new URL(ex.location, url.href);
+      } catch {
+        next = null;
+      }
+      if (next !== null && loginPaths.length > 0 && isLoginPath(next.pathname, loginPaths) && !this.expectsLocation(step, next)) {
+        if (step.phase === 'flow') {
+          collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+          this.recordLoss(step, url, status, 'redirect-to-login', now);
+          return Outcome.Lost;
+        }
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+        return this.fail(`${step.name}: answered ${status} back to the login page (${ex.location})`);
+      }
+      if (next !== null && step.followRedirects && this.hop < MAX_REDIRECTS) {
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+        this.url = fromUrl(next);
+        if (status === 303 || ((status === 301 || status === 302) && this.method === 'POST')) {
+          this.method = 'GET';
+          this.payload = null;
+        }
+        this.hop++;
+        return NEXT_HOP;
+      }
+    }
+
+    // The final response of this step.
+    if (step.phase === 'flow') {
+      const loss = lossInResponse(status, ex.body, scenario.session);
+      if (loss !== null) {
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+        this.recordLoss(step, url, status, loss, now);
+        return Outcome.Lost;
+      }
+    } else if (status >= 200 && status < 300 && scenario.session.lostBodyMatch !== null && step.index === scenario.login.length - 1 && ex.body !== null && scenario.session.lostBodyMatch.test(ex.body)) {
+      collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+      return this.fail(`${step.name}: answered the login form again`);
+    }
+    const problem = this.checkExpectation(step, url, status);
+    const extractProblem = problem === null ? this.extract(step) : null;
+    if (this.shared.captureHidden[step.index] && ex.body !== null) this.hidden = hiddenInputs(ex.body);
+    const failed = problem !== null || extractProblem !== null;
+    collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, failed, now);
+    // The page is not needed any more: a VU that thinks for a while should not hold it.
+    ex.body = null;
+    return failed ? this.fail(`${step.name}: ${problem ?? extractProblem}`) : Outcome.Ok;
+  }
+
+  private fail(reason: string): Outcome {
+    this.failureReason = reason;
+    return Outcome.Failed;
+  }
+
+  /** A step that expects a redirect to the login path (e.g. logout) is not a loss. */
+  private expectsLocation(step: Step, next: URL): boolean {
+    const loc = step.expect.location;
+    return loc !== null && (next.pathname === loc || next.pathname + next.search === loc);
+  }
+
+  private checkExpectation(step: Step, url: ResolvedUrl, status: number): string | null {
+    const ex = this.exchange;
+    const e = step.expect;
+    if (e.statuses !== null) {
+      if (!e.statuses.has(status)) return `expected status ${[...e.statuses].join(' or ')}, got ${status}`;
+    } else if (status >= 400) return `status ${status}`;
+    if (e.location !== null) {
+      if (ex.location === null) return `expected a redirect to ${e.location}, got no Location`;
+      let target: URL;
+      try {
+        target = new URL(ex.location, url.href);
+      } catch {
+        return `invalid Location "${ex.location}"`;
+      }
+      const want = e.location.includes('?') ? target.pathname + target.search : target.pathname;
+      if (want !== e.location && target.href !== e.location && !want.endsWith(e.location)) {
+        return `expected a redirect to ${e.location}, got ${ex.location}`;
+      }
+    }
+    if (e.bodyMatch !== null && (ex.body === null || !e.bodyMatch.test(ex.body))) {
+      return `body does not match /${e.bodyMatch.source}/`;
+    }
+    return null;
+  }
+
+  /** Runs the step's extractors into the VU's variables; the first one that finds nothing fails the step. */
+  private extract(step: Step): string | null {
+    const ex = this.exchange;
+    const body = ex.body;
+    let h = 0;
+    const all = step.extract;
+    for (let i = 0; i < all.length; i++) {
+      const x = all[i]!;
+      const value = x.kind === 'header' ? (ex.captured[h++] ?? null) : body !== null ? extractFromBody(x, body) : null;
+      if (value === null) return `extract ${x.name}: no match`;
+      // A match is a slice of the page: keeping the slice would keep the whole page (per VU, until the
+      // next extraction), so the value is copied.
+      this.vars[x.name] = body !== null && value.length >= 13 && value.length * 2 < body.length ? copyString(value) : value;
+    }
+    return null;
+  }
+
+  private recordLoss(step: Step, url: ResolvedUrl, status: number, reason: LossReason, nowMs: number): void {
+    const { collector } = this.shared;
+    collector.recordLoss(
+      step.index,
+      {
+        atMs: collector.sinceStart(nowMs),
+        vu: this.vuId,
+        step: step.name,
+        method: this.method,
+        url: step.url.usesSecret ? displayTemplate(step.url, this.vars) : url.path,
+        status,
+        reason,
+        location: reason === 'redirect-to-login' ? this.exchange.location : null,
+        backend: this.exchange.servedBy,
+        loginBackend: this.loginBackend,
+      },
+      nowMs,
+    );
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * What every VU of a run (or of one worker thread) shares, computed once before the first request so that
+ * the request loop only reads: resolved constant URLs, what each step keeps of a response, the stop switch.
+ */
+import type { Collector } from '../metrics/collector.js';
+import type { Scenario } from '../scenario/types.js';
+import type { ExchangeRequest } from './http/exchange.js';
+import { loginPathsFor } from './session.js';
+import { resolveStepUrl, type ResolvedUrl, type TargetBase } from './url.js';
+
+/** Stop and budget decisions shared by every VU of a run (or of a worker thread). */
+export interface RunControl {
+  /** Set when no new request may start (duration over, budget spent, interrupted). */
+  readonly stopped: boolean;
+  /** Claims one request of the `-n` budget; false when the run is over. Called before every request. */
+  takeRequest(): boolean;
+  /** Aborts think-time waits when the run stops. */
+  readonly signal: AbortSignal;
+}
+
+/** Everything VUs of one run share, computed once. */
+export interface VuShared {
+  readonly scenario: Scenario;
+  readonly base: TargetBase;
+  readonly loginPaths: readonly string[];
+  readonly collector: Collector;
+  readonly control: RunControl;
+  /** Think time between flow steps when a step sets none. */
+  readonly thinkMs: number;
+  /** Per step index: the resolved URL when constant, else null. */
+  readonly constantUrls: readonly (ResolvedUrl | null)[];
+  /** Per step index: how the exchange handles the response. */
+  readonly exchangeSpecs: readonly ExchangeRequest[];
+  /** Per step index: collect hidden form inputs from this step's page (the next step posts them). */
+  readonly captureHidden: readonly boolean[];
+}
+
+/** Precomputes what every VU needs per step. */
+export function prepareShared(scenario: Scenario, base: TargetBase, collector: Collector, control: RunControl, o: { thinkMs: number }): VuShared {
+  const steps = [...scenario.login, ...scenario.flow];
+  const constantUrls: (ResolvedUrl | null)[] = steps.map((s) => (s.url.constant !== null ? resolveStepUrl(s.url.constant, base) : null));
+  const captureHidden = steps.map((s, i) => {
+    const next = steps[i + 1];
+    return next !== undefined && next.phase === s.phase && next.hiddenInputs;
+  });
+  const exchangeSpecs: ExchangeRequest[] = steps.map((s, i) => ({
+    keepBody:
+      captureHidden[i]! ||
+      s.expect.bodyMatch !== null ||
+      s.extract.some((x) => x.kind !== 'header') ||
+      (scenario.session.lostBodyMatch !== null && (s.phase === 'flow' || i === scenario.login.length - 1)),
+    servedByHeader: scenario.session.servedByHeader,
+    captureHeaders: s.extract.flatMap((x) => (x.kind === 'header' ? [x.header] : [])),
+  }));
+  return {
+    scenario,
+    base,
+    loginPaths: loginPathsFor(scenario.session, base),
+    collector,
+    control,
+    thinkMs: o.thinkMs,
+    constantUrls,
+    exchangeSpecs,
+    captureHidden,
+  };
+}

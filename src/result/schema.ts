@@ -1,0 +1,188 @@
+/**
+ * RunResult: the contract between the runner and every reporter, and the versioned JSON format written by
+ * `--json`. The zod schema below is the single description of that format; `compare` and tests validate
+ * files against it. Bump SCHEMA_VERSION (result-constants.ts) on any incompatible change. A run itself never
+ * loads this module's values (only its types), so zod stays unloaded until something validates a file.
+ */
+import type { z as Z } from 'zod';
+import { ERROR_KINDS, SCHEMA_VERSION, type ErrorKind } from './constants.js';
+import { loadZod } from '../common/zod.js';
+
+export { ERROR_KINDS, SCHEMA_VERSION, type ErrorKind };
+const { z } = loadZod();
+
+/** Latency summary in milliseconds plus the encoded HDR histogram (integer microseconds). */
+export const LatencySummarySchema = z.object({
+  count: z.number().int().nonnegative(),
+  mean: z.number().nonnegative(),
+  stdev: z.number().nonnegative(),
+  min: z.number().nonnegative(),
+  max: z.number().nonnegative(),
+  p50: z.number().nonnegative(),
+  p66: z.number().nonnegative(),
+  p75: z.number().nonnegative(),
+  p80: z.number().nonnegative(),
+  p90: z.number().nonnegative(),
+  p95: z.number().nonnegative(),
+  p98: z.number().nonnegative(),
+  p99: z.number().nonnegative(),
+  p999: z.number().nonnegative(),
+  /** HdrHistogram compressed base64 encoding; values are microseconds. */
+  hdr: z.string(),
+});
+export type LatencySummary = Z.infer<typeof LatencySummarySchema>;
+
+export const ErrorCountsSchema = z.object(
+  Object.fromEntries(ERROR_KINDS.map((k) => [k, z.number().int().nonnegative()])) as Record<
+    ErrorKind,
+    Z.ZodNumber
+  >,
+);
+export type ErrorCounts = Record<ErrorKind, number>;
+
+const Counts = z.record(z.string(), z.number().int().nonnegative());
+
+export const LossEventSchema = z.object({
+  /** Milliseconds since the run started. */
+  atMs: z.number().nonnegative(),
+  vu: z.number().int().nonnegative(),
+  step: z.string(),
+  /** Method of the request that showed the loss (a followed redirect may have turned POST into GET). */
+  method: z.string().optional(),
+  url: z.string(),
+  /** Status of the response that showed the loss. */
+  status: z.number().int(),
+  /** How it was detected: redirect to the login page, a lost-session status, or a login form in the body. */
+  reason: z.enum(['redirect-to-login', 'status', 'body-match']),
+  /** The Location of a redirect to the login page, as the server sent it. */
+  location: z.string().nullable().optional(),
+  /** Backend that answered the request that lost the session (servedByHeader), if known. */
+  backend: z.string().nullable(),
+  /** Backend that served this VU's last successful login, if known. */
+  loginBackend: z.string().nullable(),
+});
+export type LossEvent = Z.infer<typeof LossEventSchema>;
+
+export const StepResultSchema = z.object({
+  name: z.string(),
+  phase: z.enum(['login', 'flow']),
+  method: z.string(),
+  requests: z.number().int().nonnegative(),
+  ok: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  losses: z.number().int().nonnegative(),
+  byStatus: Counts,
+  errors: ErrorCountsSchema,
+  latency: LatencySummarySchema,
+});
+export type StepResult = Z.infer<typeof StepResultSchema>;
+
+export const TimelineBucketSchema = z.object({
+  /** Whole seconds since the run started. */
+  second: z.number().int().nonnegative(),
+  requests: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  losses: z.number().int().nonnegative(),
+});
+export type TimelineBucket = Z.infer<typeof TimelineBucketSchema>;
+
+export const RunOptionsSchema = z.object({
+  concurrency: z.number().int().positive(),
+  requests: z.number().int().positive().nullable(),
+  durationMs: z.number().nonnegative().nullable(),
+  rampUpMs: z.number().nonnegative(),
+  thinkMs: z.number().nonnegative(),
+  timeoutMs: z.number().positive(),
+  connections: z.enum(['per-vu', 'shared', 'new']),
+  /** Open model: iterations started per second (null = closed model). */
+  rate: z.number().positive().nullable(),
+  maxVus: z.number().int().positive().nullable(),
+  workers: z.number().int().positive(),
+  users: z.number().int().nonnegative(),
+});
+export type RunOptionsRecord = Z.infer<typeof RunOptionsSchema>;
+
+export const RunResultSchema = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  tool: z.object({ name: z.literal('session-bench'), version: z.string() }),
+  label: z.string(),
+  target: z.string(),
+  scenario: z.string(),
+  startedAt: z.string(),
+  durationMs: z.number().nonnegative(),
+  interrupted: z.boolean(),
+  /** Why the run stopped early, when it did (interrupt, target unusable). */
+  stopReason: z.string().nullable(),
+  /** Set when the target was judged unusable (nothing answered, or every login failed): exit code 3. */
+  unusable: z.string().nullable().optional(),
+  options: RunOptionsSchema,
+  /** Free-form facts about the system under test (e.g. replicas, balancer), when known. */
+  meta: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  requests: z.object({
+    total: z.number().int().nonnegative(),
+    /** Responses that met expectations (session losses are counted here and in session.losses). */
+    ok: z.number().int().nonnegative(),
+    /** No response (see errors) or a response that failed the step's expectation. */
+    failed: z.number().int().nonnegative(),
+    /** Responses whose status is not 2xx (ab's "Non-2xx responses"); redirects are counted here too. */
+    non2xx: z.number().int().nonnegative(),
+    byStatus: Counts,
+    errors: ErrorCountsSchema,
+  }),
+  bytes: z.object({ received: z.number().nonnegative() }),
+  throughput: z.object({ rps: z.number().nonnegative(), bytesPerSec: z.number().nonnegative() }),
+  latency: LatencySummarySchema,
+  session: z.object({
+    /** Whether the scenario logs in; without it the session figures are null. */
+    tracked: z.boolean(),
+    retention: z.number().min(0).max(1).nullable(),
+    flowRetention: z.number().min(0).max(1).nullable(),
+    flowRequests: z.number().int().nonnegative(),
+    flowRequestsKept: z.number().int().nonnegative(),
+    flowIterations: z.number().int().nonnegative(),
+    flowIterationsKept: z.number().int().nonnegative(),
+    logins: z.number().int().nonnegative(),
+    loginFailures: z.number().int().nonnegative(),
+    losses: z.number().int().nonnegative(),
+    lossEvents: z.array(LossEventSchema),
+    /** Loss events not kept because of the cap (counts stay exact). */
+    lossEventsDropped: z.number().int().nonnegative(),
+  }),
+  /** Open model: iterations that could not start because every VU was busy. */
+  droppedIterations: z.number().int().nonnegative(),
+  backends: Counts,
+  steps: z.array(StepResultSchema),
+  timeline: z.array(TimelineBucketSchema),
+  /** Pass/fail criteria given with --threshold or in the scenario, and how the run fared. */
+  thresholds: z
+    .array(
+      z.object({
+        expression: z.string(),
+        ok: z.boolean(),
+        unit: z.enum(['ms', 'ratio', 'count', 'rate']),
+        actual: z.number().nullable(),
+      }),
+    )
+    .optional(),
+});
+export type RunResult = Z.infer<typeof RunResultSchema>;
+
+/** What the runner hands to `onProgress` about once a second (not persisted). */
+export interface ProgressSnapshot {
+  elapsedMs: number;
+  /** Planned duration, when the run is time-bound. */
+  totalMs: number | null;
+  requests: number;
+  /** Planned request count, when the run is count-bound (-n). */
+  totalRequests: number | null;
+  /** Requests per second over the last interval. */
+  rps: number;
+  /** p99 latency so far, in milliseconds. */
+  p99Ms: number;
+  /** Session retention so far; null when the scenario does not log in. */
+  retention: number | null;
+  losses: number;
+  failed: number;
+  /** Transport errors (no response) so far. */
+  errors: number;
+}

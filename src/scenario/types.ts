@@ -1,0 +1,67 @@
+/**
+ * The compiled scenario: what the engine reads. Frozen, with templates parsed, regexes compiled and
+ * statuses in sets, so that the request loop never parses anything.
+ */
+import type { Threshold } from '../metrics/thresholds.js';
+import type { Template } from './template.js';
+import type { Credential } from './users.js';
+
+export type Extractor =
+  | { readonly name: string; readonly kind: 'regex'; readonly regex: RegExp; readonly group: number }
+  | { readonly name: string; readonly kind: 'header'; readonly header: string }
+  | { readonly name: string; readonly kind: 'json'; readonly path: readonly string[] }
+  | { readonly name: string; readonly kind: 'input'; readonly regex: RegExp };
+
+export type StepBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'form'; readonly fields: readonly (readonly [string, Template])[] }
+  | { readonly kind: 'json'; readonly value: unknown; readonly strings: ReadonlyMap<string, Template> }
+  | { readonly kind: 'raw'; readonly template: Template };
+
+export interface Expectation {
+  /** Accepted statuses; null = any status below 400. */
+  readonly statuses: ReadonlySet<number> | null;
+  /** Expected redirect target path (compared after resolving against the request URL). */
+  readonly location: string | null;
+  readonly bodyMatch: RegExp | null;
+}
+
+/** One request of a scenario, compiled. */
+export interface Step {
+  /** Index into the run's per-step metrics (login steps first, then flow steps). */
+  readonly index: number;
+  readonly name: string;
+  readonly phase: 'login' | 'flow';
+  readonly method: string;
+  readonly url: Template;
+  readonly headers: readonly (readonly [string, Template])[];
+  readonly body: StepBody;
+  readonly hiddenInputs: boolean;
+  readonly extract: readonly Extractor[];
+  readonly expect: Expectation;
+  readonly followRedirects: boolean;
+  /** Think time after this step; null = the run's default. */
+  readonly thinkMs: number | null;
+}
+
+/** How this app shows that a session was lost. */
+export interface SessionRules {
+  /** A 3xx whose Location resolves to this path means the session was lost. Null: no login. */
+  readonly loginPath: string | null;
+  readonly lostStatus: ReadonlySet<number>;
+  readonly lostBodyMatch: RegExp | null;
+  /** Lower-case header name naming the backend, or null. */
+  readonly servedByHeader: string | null;
+}
+
+/** A validated, compiled, immutable scenario. */
+export interface Scenario {
+  readonly name: string;
+  readonly target: string | null;
+  readonly session: SessionRules;
+  readonly users: readonly Credential[];
+  readonly login: readonly Step[];
+  readonly flow: readonly Step[];
+  readonly thinkMs: number | null;
+  readonly thresholds: readonly Threshold[];
+}
