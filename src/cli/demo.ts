@@ -9,9 +9,9 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExitCode, SessionBenchError, UsageError } from '../common/errors.js';
+import { ErrorCode, ExitCode, SessionBenchError, UsageError } from '../common/errors.js';
 import { startLab, type BalancerMode, type LabStats, type StoreKind } from '../lab/lab.js';
-import { findOnPath, NO_REDIS_MESSAGE } from '../lab/redis.js';
+import { findOnPath } from '../lab/redis.js';
 import { MAX_OWNER_ID } from '../lab/replica-app.js';
 import { formatCount } from '../reporters/format.js';
 import { writeResultFile } from '../reporters/json.js';
@@ -154,7 +154,7 @@ export async function runDemoRow(row: DemoRow, settings: DemoSettings, hooks: { 
       ...(row.store === 'redis' && settings.redisUrl ? { redisUrl: settings.redisUrl } : {}),
     });
   } catch (e) {
-    if (row.store === 'redis' && e instanceof UsageError && e.message === NO_REDIS_MESSAGE) return { kind: 'skipped', row, reason: NO_REDIS_SKIP };
+    if (row.store === 'redis' && e instanceof UsageError && e.code === ErrorCode.redisNotFound) return { kind: 'skipped', row, reason: NO_REDIS_SKIP };
     if (row.store === 'redis' && settings.redisUrl && !(e instanceof SessionBenchError)) {
       throw new UsageError(
         `cannot use Redis at ${settings.redisUrl}: ${e instanceof Error ? e.message : String(e)}`,
@@ -333,7 +333,7 @@ export async function demoCommand(io: Io, flags: DemoFlags): Promise<number> {
         failedCode ??= e.exitCode;
       } else {
         io.stderr.write(`session-bench: ${row.name}: ${e instanceof Error && e.stack ? e.stack : message}\n`);
-        failedCode ??= 70;
+        failedCode ??= ExitCode.internalError;
       }
       continue;
     }
@@ -396,7 +396,7 @@ export async function demoCommand(io: Io, flags: DemoFlags): Promise<number> {
       `session-bench: ${disagreements} row${disagreements === 1 ? '' : 's'} where the lab's count of session misses and session-bench's count of losses differ; please report this.\n`,
     );
   }
-  if (interrupted) return 130;
+  if (interrupted) return ExitCode.interrupted;
   if (failedCode !== null) return failedCode;
   if (unusable) return ExitCode.targetUnusable;
   return disagreements > 0 ? ExitCode.thresholdBreached : ExitCode.ok;

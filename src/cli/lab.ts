@@ -4,7 +4,7 @@
  * Session not found for request GET /owners`) to stdout, and runs until Ctrl-C / SIGTERM.
  */
 import { Option, type Command } from 'commander';
-import { ExitCode, SessionBenchError, UsageError } from '../common/errors.js';
+import { ErrorCode, ExitCode, SessionBenchError, UsageError } from '../common/errors.js';
 import { MAX_REPLICAS, startLab, type BalancerMode, type Lab, type StoreKind } from '../lab/lab.js';
 import { FlagIssues } from './flags.js';
 import type { Io } from './io.js';
@@ -73,7 +73,7 @@ export async function labCommand(io: Io, flags: LabFlags): Promise<number> {
       log: batchedWriter(io.stdout),
     });
   } catch (e) {
-    if (e instanceof UsageError && /already in use/.test(e.message)) {
+    if (e instanceof UsageError && e.code === ErrorCode.portInUse) {
       throw new UsageError(e.message, `use another port (--port 8081), or --port 0 for any free port`);
     }
     if (store === 'redis' && redisFrom !== null && !(e instanceof SessionBenchError)) {

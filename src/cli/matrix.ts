@@ -182,7 +182,7 @@ export function caseSummaryLine(result: RunResult, file: string): string {
 
 /** The more serious of two exit codes: interrupted > setup failed / target unusable > threshold failed > ok. */
 function worse(a: number, b: number): number {
-  const rank = (c: number): number => (c === 130 ? 4 : c === ExitCode.targetUnusable ? 3 : c === ExitCode.thresholdBreached ? 2 : c === ExitCode.ok ? 0 : 1);
+  const rank = (c: number): number => (c === ExitCode.interrupted ? 4 : c === ExitCode.targetUnusable ? 3 : c === ExitCode.thresholdBreached ? 2 : c === ExitCode.ok ? 0 : 1);
   return rank(b) > rank(a) ? b : a;
 }
 
@@ -226,7 +226,7 @@ export async function matrixCommand(io: Io, positional: string, flags: MatrixFla
   let code: number = ExitCode.ok;
   for (const [i, c] of cases.entries()) {
     if (io.signal.aborted) {
-      code = 130;
+      code = ExitCode.interrupted;
       break;
     }
     const tag = `case ${i + 1}/${cases.length} "${c.name}"`;
@@ -234,7 +234,7 @@ export async function matrixCommand(io: Io, positional: string, flags: MatrixFla
     const t0 = performance.now();
     const setup = await runSetupCommand(c.command, io.env, io.signal);
     if (setup.aborted) {
-      code = 130;
+      code = ExitCode.interrupted;
       break;
     }
     if (setup.code !== 0) {
@@ -249,7 +249,7 @@ export async function matrixCommand(io: Io, positional: string, flags: MatrixFla
     }
     say(`${tag}: setup done in ${((performance.now() - t0) / 1000).toFixed(1)}s; settling ${settleMs / 1000}s\n`);
     if (!(await settle(settleMs, io.signal))) {
-      code = 130;
+      code = ExitCode.interrupted;
       break;
     }
     const progress = progressPrinter(io, quiet);
@@ -274,7 +274,7 @@ export async function matrixCommand(io: Io, positional: string, flags: MatrixFla
       code = worse(code, ExitCode.thresholdBreached);
     }
     if (result.interrupted) {
-      code = 130;
+      code = ExitCode.interrupted;
       break;
     }
   }

@@ -78,7 +78,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
-    if (signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    if (signals > 1) process.exit(sig === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
     process.stderr.write(`\nsession-bench: ${sig} received, stopping and writing partial results (again to quit now)\n`);
     ac.abort();
   };
@@ -120,5 +120,5 @@ function handleError(io: Io, err: unknown): number {
     return err.exitCode;
   }
   io.stderr.write(`session-bench: internal error (please report it):\n${(err as Error)?.stack ?? String(err)}\n`);
-  return 70;
+  return ExitCode.internalError;
 }

@@ -188,7 +188,7 @@ export async function finishRun(io: Io, result: RunResult, jsonPath: string | un
     io.stderr.write(`session-bench: ${targetError.message}\n  hint: ${targetError.hint}\n`);
     return ExitCode.targetUnusable;
   }
-  if (result.interrupted) return 130;
+  if (result.interrupted) return ExitCode.interrupted;
   if (thresholdsFailed(result)) {
     const failed = result.thresholds!.filter((t) => !t.ok).map((t) => t.expression);
     io.stderr.write(`session-bench: threshold${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}\n`);

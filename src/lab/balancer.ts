@@ -5,7 +5,7 @@
  * survive replica restarts; and it answers the lab's control endpoints under `/_lab/`.
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { UsageError } from '../common/errors.js';
+import { ErrorCode, UsageError } from '../common/errors.js';
 import { readCookie, SESSION_MISS_HEADER } from './replica-app.js';
 
 /** How the balancer picks a replica. */
@@ -83,7 +83,7 @@ export class Balancer {
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException): void =>
-        reject(e.code === 'EADDRINUSE' ? new UsageError(`Lab port ${host}:${port} is already in use.`) : e);
+        reject(e.code === 'EADDRINUSE' ? new UsageError(`Lab port ${host}:${port} is already in use.`, undefined, ErrorCode.portInUse) : e);
       this.#server.once('error', onError);
       this.#server.listen(port, host, () => {
         this.#server.removeListener('error', onError);

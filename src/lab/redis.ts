@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { UsageError } from '../common/errors.js';
+import { ErrorCode, UsageError } from '../common/errors.js';
 
 /** A Redis the lab can use; `close()` stops it only if the lab started it. */
 export interface RedisHandle {
@@ -28,8 +28,8 @@ export interface ResolveRedisOptions {
   startTimeoutMs?: number;
 }
 
-/** Thrown (as a UsageError) when the redis store is asked for and no Redis can be found. */
-export const NO_REDIS_MESSAGE =
+/** The message of the UsageError (code ErrorCode.redisNotFound) when no Redis can be found. */
+const NO_REDIS_MESSAGE =
   'The redis store needs Redis, but no redis-server was found on PATH. ' +
   'Install one (e.g. `apt-get install redis-server`), or point to a running Redis with --redis-url or REDIS_URL.';
 
@@ -44,7 +44,7 @@ export async function resolveRedis(options: ResolveRedisOptions = {}): Promise<R
   const given = options.redisUrl ?? (env['REDIS_URL'] || undefined);
   if (given) return { url: given, started: false, close: async () => {} };
   const bin = findOnPath('redis-server', env['PATH']);
-  if (!bin) throw new UsageError(NO_REDIS_MESSAGE);
+  if (!bin) throw new UsageError(NO_REDIS_MESSAGE, undefined, ErrorCode.redisNotFound);
   return startRedisServer(bin, options.startTimeoutMs ?? 10_000);
 }
 

@@ -9,9 +9,6 @@ import type { LatencySummary } from '../result/schema.js';
 
 export type Histogram = hdr.Histogram;
 
-/** Percentiles printed in the ab-style table ("served within a certain time"). */
-export const AB_PERCENTILES = [50, 66, 75, 80, 90, 95, 98, 99, 99.9, 100] as const;
-
 /** A new latency histogram in microseconds, 3 significant digits, growing as needed. */
 export function createLatencyHistogram(): Histogram {
   return hdr.build({

@@ -21,13 +21,3 @@ export function parseDurationMs(text: string | number): number | undefined {
   }
   return total;
 }
-
-/** Formats milliseconds the way users write them (`1m30s`, `250ms`). */
-export function formatDurationMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const totalS = ms / 1000;
-  if (totalS < 60) return `${Number.isInteger(totalS) ? totalS : totalS.toFixed(1)}s`;
-  const m = Math.floor(totalS / 60);
-  const s = Math.round(totalS - m * 60);
-  return s === 0 ? `${m}m` : `${m}m${s}s`;
-}

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { formatDurationMs, parseDurationMs } from '../../src/scenario/duration.js';
+import { parseDurationMs } from '../../src/scenario/duration.js';
 
 describe('parseDurationMs', () => {
   it.each([
@@ -41,27 +41,5 @@ describe('parseDurationMs', () => {
     expect(parseDurationMs('3x')).toBeUndefined();
     expect(parseDurationMs('1m30s')).toBe(90_000);
     expect(parseDurationMs('1m30s')).toBe(90_000);
-  });
-});
-
-describe('formatDurationMs', () => {
-  it.each([
-    [0, '0ms'],
-    [250, '250ms'],
-    [999.4, '999ms'],
-    [1000, '1s'],
-    [1500, '1.5s'],
-    [30_000, '30s'],
-    [59_000, '59s'],
-    [60_000, '1m'],
-    [90_000, '1m30s'],
-    [120_000, '2m'],
-    [3_600_000, '60m'],
-  ] as const)('%d ms -> %s', (ms, text) => {
-    expect(formatDurationMs(ms)).toBe(text);
-  });
-
-  it.each([250, 1000, 30_000, 60_000, 90_000, 150_000])('round-trips %d ms through parseDurationMs', (ms) => {
-    expect(parseDurationMs(formatDurationMs(ms))).toBe(ms);
   });
 });

@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import { asString, bytesAre, headerNameIs } from './bytes.js';
 import type { H1Connection } from './h1/connection.js';
-import { H_LOCATION, H_SET_COOKIE, type ResponseSink } from './h1/parser.js';
+import { H_LOCATION, H_SET_COOKIE, type ResponseSink } from './h1/head.js';
 import type { RequestHead } from './request-head.js';
 
 /** Bodies kept for inspection are cut here; load tests rarely need more to find a token or a form. */
