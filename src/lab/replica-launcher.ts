@@ -3,7 +3,6 @@
  * IPC channel for readiness and shutdown, and its stdout (log lines) piped to the lab's `log`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { compiledEntry } from '../common/entry-path.js';
 import { REPLICA_ENV, type LabToReplica, type ReplicaToLab } from './protocol.js';

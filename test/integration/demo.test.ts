@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEMO_ROWS, NO_REDIS_SKIP, runDemoRow, type DemoRow, type DemoRowOutcome, type DemoSettings } from '../../src/cli/demo.js';
+import { DEMO_ROWS, NO_REDIS_SKIP, runDemoRow, type DemoRow, type DemoRowOutcome, type DemoSettings } from '../../src/cli/demo-rows.js';
 import { findOnPath } from '../../src/lab/redis.js';
 import { loadResultFile } from '../../src/result/load.js';
 import type { RunResult } from '../../src/result/schema.js';
