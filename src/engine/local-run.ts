@@ -51,12 +51,7 @@ export interface LocalRunHooks {
 /** Live figures of a thread, for progress and the unusable check across threads. */
 export function liveFigures(c: Collector): LiveFigures {
   return {
-    requests: c.requests,
-    responses: c.responses,
-    logins: c.logins,
-    loginFailures: c.loginFailures,
-    lastLoginFailure: c.lastLoginFailure,
-    lastError: c.lastError,
+    ...usabilityCounts(c),
     failed: c.failed,
     errors: c.errors,
     losses: c.losses,
