@@ -35,6 +35,9 @@ export enum Outcome {
   Stopped,
 }
 
+/** Methods that may be sent again without changing what they do (RFC 9110 §9.2.2). */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
+
 /** judgeHop: follow the redirect (not an Outcome). */
 const NEXT_HOP = -1;
 
@@ -57,6 +60,7 @@ export class StepRunner implements OutgoingRequest {
   // OutgoingRequest: the hop being sent.
   origin = '';
   builtInCapable = false;
+  idempotent = true;
 
   /** Why the last step failed (reported with a failed login). */
   failureReason = '';
@@ -161,6 +165,7 @@ export class StepRunner implements OutgoingRequest {
     this.origin = url.origin;
     this.cookie = this.jar.headerFor(url.href, Date.now());
     this.builtInCapable = this.builder.builtInCapable(step, this.method, this.payload);
+    this.idempotent = IDEMPOTENT_METHODS.has(this.method);
     this.transport.send(this.exchange, this, this.shared.exchangeSpecs[step.index]!, this.hopDone);
     return true;
   }
@@ -176,6 +181,7 @@ export class StepRunner implements OutgoingRequest {
     const startedAt = scheduled !== undefined && scheduled < ex.startMs ? scheduled : ex.startMs;
     this.scheduledMs = undefined;
     const latencyUs = Math.max(1, Math.round((now - startedAt) * 1000));
+    if (ex.retries > 0) collector.recordRetries(ex.retries);
     if (ex.error !== null) {
       collector.recordError(step.index, classifyError(ex.error), ex.error, now);
       this.failureReason = `${step.name}: ${(ex.error as Error).message ?? ex.error}`;

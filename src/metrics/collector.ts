@@ -103,6 +103,8 @@ export interface MetricsSnapshot {
   flowIterations: number;
   flowIterationsKept: number;
   droppedIterations: number;
+  /** Requests sent again on a new connection because the server had closed a reused one (not errors). */
+  retries: number;
   lossEvents: LossEvent[];
   lossEventsDropped: number;
   backends: Record<string, number>;
@@ -128,6 +130,7 @@ export class Collector {
   flowIterations = 0;
   flowIterationsKept = 0;
   droppedIterations = 0;
+  retries = 0;
   private readonly lossEvents: LossEvent[] = [];
   private lossEventsDropped = 0;
   private readonly backends = new Map<string, number>();
@@ -218,6 +221,11 @@ export class Collector {
     this.droppedIterations++;
   }
 
+  /** A request was sent again on a new connection (its answer, or error, is recorded as usual). */
+  recordRetries(n: number): void {
+    this.retries += n;
+  }
+
   /** Every response (all steps) in one histogram; built on demand (about once a second, off the request path). */
   private overall(): Histogram {
     const h = createLatencyHistogram();
@@ -267,6 +275,7 @@ export class Collector {
       flowIterations: this.flowIterations,
       flowIterationsKept: this.flowIterationsKept,
       droppedIterations: this.droppedIterations,
+      retries: this.retries,
       lossEvents: [...this.lossEvents],
       lossEventsDropped: this.lossEventsDropped,
       backends: Object.fromEntries(this.backends),
@@ -329,6 +338,7 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
     flowIterations: sum((p) => p.flowIterations),
     flowIterationsKept: sum((p) => p.flowIterationsKept),
     droppedIterations: sum((p) => p.droppedIterations),
+    retries: sum((p) => p.retries),
     lossEvents: events.slice(0, MAX_LOSS_EVENTS),
     lossEventsDropped: sum((p) => p.lossEventsDropped) + Math.max(0, events.length - MAX_LOSS_EVENTS),
     backends,

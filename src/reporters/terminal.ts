@@ -76,6 +76,9 @@ function abBlock(r: RunResult, s: Style): string {
     lines.push(`   (${shown.join(', ')})`);
   }
   if (r.requests.non2xx > 0) lines.push(field('Non-2xx responses', String(r.requests.non2xx)));
+  if (r.requests.retries > 0) {
+    lines.push(field('Retried requests', `${r.requests.retries} (the server closed a kept-alive connection under them; sent again on a new one, not errors)`));
+  }
   lines.push(field('Total transferred', `${Math.round(r.bytes.received)} bytes`));
   lines.push(field('Requests per second', `${ab.rps.toFixed(2)} [#/sec] (mean)`));
   lines.push(field('Time per request', `${ab.timePerRequestMs.toFixed(3)} [ms] (mean)`));

@@ -128,6 +128,11 @@ export const RunResultSchema = z.object({
     non2xx: z.number().int().nonnegative(),
     byStatus: Counts,
     errors: ErrorCountsSchema,
+    /**
+     * Requests sent again on a new connection because the server had closed a kept-alive one under them
+     * before answering (idempotent requests only). Not errors: each is counted once, by its final outcome.
+     */
+    retries: z.number().int().nonnegative().default(0),
   }),
   bytes: z.object({ received: z.number().nonnegative() }),
   throughput: z.object({ rps: z.number().nonnegative(), bytesPerSec: z.number().nonnegative() }),

@@ -94,6 +94,7 @@ export function fakeResult(over: FakeOverrides = {}): RunResult {
       non2xx: 0,
       byStatus: { '200': 1000 },
       errors: noErrors(),
+      retries: 0,
       ...requests,
     },
     bytes: { received: 123456 },

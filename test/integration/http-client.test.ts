@@ -121,7 +121,7 @@ async function viaBuiltIn(origin: string, reqs: Sent[], timeoutMs = 5000): Promi
   for (const r of reqs) {
     const head = buildRequestHead(conn.hostHeader, r.method ?? 'GET', r.path ?? '/', r.headers ?? ['user-agent', 'sb'], r.body ?? null);
     if (head instanceof Error) throw head;
-    await new Promise<void>((done) => ex.startH1(conn, head, SPEC, timeoutMs, done));
+    await new Promise<void>((done) => ex.startH1(conn, head, SPEC, timeoutMs, true, done));
     out.push(stateOf(ex));
   }
   return out;
@@ -232,7 +232,7 @@ describe('built-in HTTP/1.1 client = undici Client (pipelining 1)', () => {
     const ex = new Exchange();
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      await new Promise<void>((done) => ex.startH1(conn, buildRequestHead(conn.hostHeader, 'GET', '/', [], null) as string, SPEC, 5000, done));
+      await new Promise<void>((done) => ex.startH1(conn, buildRequestHead(conn.hostHeader, 'GET', '/', [], null) as string, SPEC, 5000, true, done));
       expect(ex.error).toBeNull();
       expect(ex.body).toBe('ok');
     }

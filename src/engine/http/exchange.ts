@@ -38,6 +38,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
   body: string | null = null;
   bytes = 0;
   error: unknown = null;
+  /** Times the request was sent again on a new connection (the server had closed a reused one). */
+  retries = 0;
   /** performance.now() at dispatch and at completion. */
   startMs = 0;
   endMs = 0;
@@ -66,6 +68,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
     this.body = null;
     this.bytes = 0;
     this.error = null;
+    this.retries = 0;
     this.chunks = req.keepBody ? [] : null;
     this.keptBytes = 0;
     this.sliceBuf = null;
@@ -91,9 +94,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
    * Sends a request on a built-in connection: `head` is the whole request (head and body) as built by
    * `buildRequestHead`. `onDone` is called synchronously from the socket's read or error callback.
    */
-  startH1(conn: H1Connection, head: RequestHead, req: ExchangeRequest, timeoutMs: number, onDone: () => void): void {
+  startH1(conn: H1Connection, head: RequestHead, req: ExchangeRequest, timeoutMs: number, idempotent: boolean, onDone: () => void): void {
     this.begin(req, conn, onDone, false);
-    conn.request(this, head, timeoutMs);
+    conn.request(this, head, timeoutMs, idempotent);
   }
 
   /** Fails a request that was never sent (what undici rejects before sending); see {@link failLater}. */

@@ -35,6 +35,8 @@ export interface OutgoingRequest {
   readonly origin: string;
   /** The built-in client can carry it (its method, headers and body allow it). */
   readonly builtInCapable: boolean;
+  /** Its method is idempotent (RFC 9110 §9.2.2): it may be sent again if a reused connection was closed under it. */
+  readonly idempotent: boolean;
   /** The request's bytes for a built-in connection (the sender caches them where it can). */
   h1Head(conn: H1Connection): RequestHead | Error;
   /** The request for undici's dispatch, without `reset` and timeouts (the transport sets them). */
@@ -73,7 +75,7 @@ export class Transport {
     if (conn !== null) {
       const head = req.h1Head(conn);
       if (head instanceof Error) ex.startFailed(spec, head, onDone);
-      else ex.startH1(conn, head, spec, this.options.timeoutMs, onDone);
+      else ex.startH1(conn, head, spec, this.options.timeoutMs, req.idempotent, onDone);
       return;
     }
     const opts = req.dispatchOptions();

@@ -3,6 +3,12 @@
  * keep-alive reuse rules. Bytes go to an {@link H1ResponseParser}; this module decides what a parse
  * outcome, an end of stream or a socket error means for the request in flight. Behaves as undici's
  * `Client` with `pipelining: 1` does; costs one socket and a few fields.
+ *
+ * One thing it does better than a plain client: a server may close a kept-alive connection right after
+ * a response without saying so (nginx at `keepalive_requests`, any app server in a graceful shutdown,
+ * an idle timeout equal to the think time). A request written onto that socket fails before a byte of
+ * answer arrives. Such a request, when idempotent, is sent again once on a new connection, as browsers
+ * do; it is counted as a retry, not as an error of the target.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { clientDestroyed, contentLengthMismatch, HttpError, parserError, socketError } from '../errors.js';
@@ -80,6 +86,14 @@ export class H1Connection implements Scheduled {
   private closed = false;
   /** Drop the socket when the response in flight completes. */
   private closeAfter = false;
+  /** The request in flight: its bytes, whether it may be sent again, and what happened to it so far. */
+  private sentHead: RequestHead | null = null;
+  private retryable = false;
+  /** It was written on a socket that had already carried a response. */
+  private onReusedSocket = false;
+  /** A byte of its answer arrived. */
+  private answered = false;
+  private retried = false;
   private keepAliveMs = KEEP_ALIVE_DEFAULT_MS;
   // Timeouts (performance.now() ms).
   private timeoutMs: number;
@@ -99,14 +113,21 @@ export class H1Connection implements Scheduled {
     this.timeoutMs = connectTimeoutMs;
   }
 
-  /** Sends a request for `ex` (called by {@link Exchange.startH1}). */
-  request(ex: Exchange, head: RequestHead, timeoutMs: number): void {
+  /**
+   * Sends a request for `ex` (called by {@link Exchange.startH1}). `retryable`: idempotent, so it may be
+   * sent again when a reused socket turns out to have been closed by the server (see the module doc).
+   */
+  request(ex: Exchange, head: RequestHead, timeoutMs: number, retryable: boolean): void {
     if (this.closed) {
       ex.failLater(clientDestroyed());
       return;
     }
     this.ex = ex;
     this.timeoutMs = timeoutMs;
+    this.sentHead = head;
+    this.retryable = retryable;
+    this.answered = false;
+    this.retried = false;
     this.bodySinceMs = -1;
     this.parser.expect(ex);
     if (this.socket === null) this.open(head, ex.startMs);
@@ -147,6 +168,7 @@ export class H1Connection implements Scheduled {
       this.unrefed = false;
     }
     this.sentMs = now;
+    this.onReusedSocket = this.used;
     s.write(head, 'latin1');
   }
 
@@ -166,6 +188,7 @@ export class H1Connection implements Scheduled {
     this.connecting = true;
     this.connectStartMs = now;
     this.keepAliveMs = KEEP_ALIVE_DEFAULT_MS;
+    this.onReusedSocket = false;
     watchTimeouts(this, Math.min(this.connectTimeoutMs, this.timeoutMs));
     // Written once connected (net buffers it); the headers timeout starts then.
     s.write(head, 'latin1');
@@ -185,6 +208,22 @@ export class H1Connection implements Scheduled {
       unwatchTimeouts(this);
     }
     s.destroy();
+  }
+
+  /**
+   * The socket went (closed, reset, or ended) with a request in flight: send it again on a new
+   * connection when the server closed a reused socket before answering (see the module doc), else fail it.
+   */
+  private lost(s: OwnedSocket, err: Error): void {
+    const ex = this.ex;
+    if (ex !== null && this.onReusedSocket && !this.answered && !this.retried && this.retryable && this.parser.awaitingHead) {
+      this.retried = true;
+      ex.retries++;
+      this.drop(s);
+      this.open(this.sentHead!, performance.now());
+      return;
+    }
+    this.fail(s, err);
   }
 
   /** Fails the request in flight (if any) and drops the socket. */
@@ -261,7 +300,7 @@ export class H1Connection implements Scheduled {
         return;
       }
     }
-    if (this.ex !== null && this.queued === null) this.fail(s, socketError('other side closed'));
+    if (this.ex !== null && this.queued === null) this.lost(s, socketError('other side closed'));
     else this.drop(s); // idle (or a request still waiting for the check): it goes on a new socket
   }
 
@@ -272,13 +311,13 @@ export class H1Connection implements Scheduled {
       this.onEnd(s);
       return;
     }
-    if (this.ex !== null && this.queued === null) this.fail(s, err);
+    if (this.ex !== null && this.queued === null) this.lost(s, err);
     else this.drop(s);
   }
 
   onClose(s: OwnedSocket): void {
     if (s !== this.socket) return;
-    if (this.ex !== null && this.queued === null) this.fail(s, socketError('closed'));
+    if (this.ex !== null && this.queued === null) this.lost(s, socketError('closed'));
     else this.drop(s);
   }
 
@@ -288,6 +327,7 @@ export class H1Connection implements Scheduled {
     const ex = this.ex;
     // Bytes nobody asked for: undici drops such a connection; so do we (nothing to fail).
     if (ex === null || this.queued !== null) return this.drop(s);
+    this.answered = true;
     const r = this.parser.execute(buf, nread);
     if (r === PARSE_FAILED) this.fail(s, this.parser.error!);
     else if (r === PARSE_COMPLETE) {
