@@ -9,6 +9,7 @@ import type { RunResult } from '../result/schema.js';
 import type { Scenario } from '../scenario/types.js';
 import { httpUrlProblem } from '../scenario/values.js';
 import type { ConnectionMode } from './http/transport.js';
+import { connectionLimitProblem } from './limits.js';
 
 export interface RunOptions {
   /** Base URL; overrides the scenario's target. */
@@ -61,6 +62,10 @@ export function normaliseOptions(scenario: Scenario, o: RunOptions): NormalisedO
   const maxVus = rate === null ? null : Math.max(o.maxVus ?? o.concurrency, o.concurrency);
   const workers = o.workers === 'auto' ? Math.max(1, availableParallelism() - 1) : (o.workers ?? 1);
   if (!Number.isInteger(workers) || workers < 1) problem('--workers', `expected a whole number >= 1 or auto, got ${o.workers}`);
+  // Every VU holds a connection (per-vu and new modes; the shared pool is bounded by the same number).
+  const connections = maxVus ?? o.concurrency;
+  const tooMany = Number.isInteger(connections) && connections >= 1 ? connectionLimitProblem(connections) : null;
+  if (tooMany !== null) problem(maxVus === null ? '--concurrency' : '--max-vus', tooMany);
   if (scenario.login.length > 0 && scenario.users.length === 0) {
     problem('users', 'the scenario logs in but has no users; add users: to it or pass --user NAME:PASSWORD or --users FILE');
   }

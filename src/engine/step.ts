@@ -19,7 +19,7 @@ import { isLoginPath, lossInResponse, type LossReason } from './session.js';
 import { fromUrl, resolveStepUrl, type ResolvedUrl } from './url.js';
 import type { VuShared } from './vu-shared.js';
 
-/** Redirects followed per step before the last one is taken as the answer (browsers stop near 20). */
+/** Redirects followed per step; one more is a failure, "too many redirects" (browsers stop near 20). */
 export const MAX_REDIRECTS = 10;
 
 /** Outcome of one step. */
@@ -64,6 +64,11 @@ export class StepRunner implements OutgoingRequest {
 
   /** Why the last step failed (reported with a failed login). */
   failureReason = '';
+  /**
+   * How long the VU should wait before its next request: set when the generator itself ran out of file
+   * descriptors or ports (error kind `local`), doubling up to 1 s while it lasts, 0 after an answer.
+   */
+  backoffMs = 0;
   private readonly exchange = new Exchange();
   private readonly builder: RequestBuilder;
   /** Backend that answered the last login step, for loss events. */
@@ -175,7 +180,11 @@ export class StepRunner implements OutgoingRequest {
     const { collector, scenario, loginPaths } = this.shared;
     const ex = this.exchange;
     const url = this.url!;
-    if (this.stoppedByAbort) return Outcome.Stopped;
+    if (this.stoppedByAbort) {
+      // In flight when the run stopped (after the grace period, or Ctrl-C): its answer never came.
+      collector.recordAborted();
+      return Outcome.Stopped;
+    }
     const now = ex.endMs;
     const scheduled = this.scheduledMs;
     const startedAt = scheduled !== undefined && scheduled < ex.startMs ? scheduled : ex.startMs;
@@ -183,12 +192,21 @@ export class StepRunner implements OutgoingRequest {
     const latencyUs = Math.max(1, Math.round((now - startedAt) * 1000));
     if (ex.retries > 0) collector.recordRetries(ex.retries);
     if (ex.error !== null) {
-      collector.recordError(step.index, classifyError(ex.error), ex.error, now);
+      const kind = classifyError(ex.error);
+      this.backoffMs = kind === 'local' ? Math.min(1000, Math.max(50, this.backoffMs * 2)) : 0;
+      collector.recordError(step.index, kind, ex.error, now);
       this.failureReason = `${step.name}: ${(ex.error as Error).message ?? ex.error}`;
       return Outcome.NoResponse;
     }
-    if (ex.setCookies !== null) this.jar.store(ex.setCookies, url.href);
+    this.backoffMs = 0;
     const status = ex.status;
+    if (status < 100 || status > 599) {
+      // RFC 9110 §15: a status is 100-599. Anything else is not an answer to count by its status.
+      collector.recordError(step.index, 'invalid', new Error(`invalid status ${status}`), now);
+      this.failureReason = `${step.name}: invalid status ${status}`;
+      return Outcome.NoResponse;
+    }
+    if (ex.setCookies !== null) this.jar.store(ex.setCookies, url.href);
     if (ex.servedBy !== null) this.lastBackend = ex.servedBy;
 
     if (status >= 300 && status < 400 && ex.location !== null) {
@@ -207,7 +225,16 @@ export class StepRunner implements OutgoingRequest {
         collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
         return this.fail(`${step.name}: answered ${status} back to the login page (${ex.location})`);
       }
-      if (next !== null && step.followRedirects && this.hop < MAX_REDIRECTS) {
+      if (next !== null && step.followRedirects && next.protocol !== 'http:' && next.protocol !== 'https:') {
+        // A browser would hand `mailto:`, `ftp:` or an app scheme to another program: the step ends here.
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+        return this.fail(`${step.name}: redirected to ${next.protocol} (${ex.location}), which session-bench cannot follow`);
+      }
+      if (next !== null && step.followRedirects && this.hop >= MAX_REDIRECTS) {
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+        return this.fail(`${step.name}: too many redirects (${MAX_REDIRECTS + 1} in a row, the last to ${ex.location})`);
+      }
+      if (next !== null && step.followRedirects) {
         collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
         this.url = fromUrl(next);
         if (status === 303 || ((status === 301 || status === 302) && this.method === 'POST')) {

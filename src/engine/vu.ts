@@ -20,6 +20,8 @@ const enum AfterThink {
   LoggedIn,
   /** The last flow step: the iteration is complete. */
   IterationDone,
+  /** A login failed and the VU backed off: the iteration ends as failed. */
+  LoginFailed,
 }
 
 // An iteration is driven by callbacks, not an async function: a step's answer arrives from the socket's
@@ -110,6 +112,7 @@ export class VirtualUser implements StepOwner {
       const step = scenario.login[this.stepPos]!;
       if (r !== Outcome.Ok) {
         collector.recordLogin(false, this.steps.failureReason);
+        if (this.steps.backoffMs > 0) return this.think(this.steps.backoffMs, AfterThink.LoginFailed);
         return this.endIteration(Outcome.Failed);
       }
       this.stepPos++;
@@ -126,7 +129,8 @@ export class VirtualUser implements StepOwner {
       return this.endIteration(r);
     }
     this.stepPos++;
-    this.think(step.thinkMs ?? this.shared.thinkMs, this.stepPos === scenario.flow.length ? AfterThink.IterationDone : AfterThink.NextStep);
+    const thinkMs = Math.max(step.thinkMs ?? this.shared.thinkMs, this.steps.backoffMs);
+    this.think(thinkMs, this.stepPos === scenario.flow.length ? AfterThink.IterationDone : AfterThink.NextStep);
   }
 
   /** A bug while handling a step: the iteration's promise rejects with it. */
@@ -150,6 +154,8 @@ export class VirtualUser implements StepOwner {
       case AfterThink.IterationDone:
         this.shared.collector.recordIteration(true);
         return this.endIteration(Outcome.Ok);
+      case AfterThink.LoginFailed:
+        return this.endIteration(Outcome.Failed);
     }
   }
 

@@ -105,6 +105,8 @@ export interface MetricsSnapshot {
   droppedIterations: number;
   /** Requests sent again on a new connection because the server had closed a reused one (not errors). */
   retries: number;
+  /** Requests in flight when the run stopped, cut without an answer (not counted as requests). */
+  aborted: number;
   lossEvents: LossEvent[];
   lossEventsDropped: number;
   backends: Record<string, number>;
@@ -131,6 +133,7 @@ export class Collector {
   flowIterationsKept = 0;
   droppedIterations = 0;
   retries = 0;
+  aborted = 0;
   private readonly lossEvents: LossEvent[] = [];
   private lossEventsDropped = 0;
   private readonly backends = new Map<string, number>();
@@ -221,6 +224,11 @@ export class Collector {
     this.droppedIterations++;
   }
 
+  /** A request in flight was cut when the run stopped. */
+  recordAborted(): void {
+    this.aborted++;
+  }
+
   /** A request was sent again on a new connection (its answer, or error, is recorded as usual). */
   recordRetries(n: number): void {
     this.retries += n;
@@ -276,6 +284,7 @@ export class Collector {
       flowIterationsKept: this.flowIterationsKept,
       droppedIterations: this.droppedIterations,
       retries: this.retries,
+      aborted: this.aborted,
       lossEvents: [...this.lossEvents],
       lossEventsDropped: this.lossEventsDropped,
       backends: Object.fromEntries(this.backends),
@@ -339,6 +348,7 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
     flowIterationsKept: sum((p) => p.flowIterationsKept),
     droppedIterations: sum((p) => p.droppedIterations),
     retries: sum((p) => p.retries),
+    aborted: sum((p) => p.aborted),
     lossEvents: events.slice(0, MAX_LOSS_EVENTS),
     lossEventsDropped: sum((p) => p.lossEventsDropped) + Math.max(0, events.length - MAX_LOSS_EVENTS),
     backends,

@@ -65,7 +65,7 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       users: options.users,
     },
     meta: info.meta,
-    requests: { total, ok: total - failed, failed, non2xx, byStatus, errors, retries: s.retries },
+    requests: { total, ok: total - failed, failed, non2xx, byStatus, errors, retries: s.retries, aborted: s.aborted },
     bytes: { received: s.bytesReceived },
     throughput: {
       rps: seconds > 0 ? round2(total / seconds) : 0,

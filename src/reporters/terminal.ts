@@ -76,6 +76,9 @@ function abBlock(r: RunResult, s: Style): string {
     lines.push(`   (${shown.join(', ')})`);
   }
   if (r.requests.non2xx > 0) lines.push(field('Non-2xx responses', String(r.requests.non2xx)));
+  if (r.requests.aborted > 0) {
+    lines.push(field('Aborted requests', `${r.requests.aborted} (in flight when the run stopped; no answer, not counted above)`));
+  }
   if (r.requests.retries > 0) {
     lines.push(field('Retried requests', `${r.requests.retries} (the server closed a kept-alive connection under them; sent again on a new one, not errors)`));
   }

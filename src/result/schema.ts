@@ -32,10 +32,11 @@ export const LatencySummarySchema = z.object({
 });
 export type LatencySummary = Z.infer<typeof LatencySummarySchema>;
 
+// Each kind defaults to 0, so that a result written before a kind was added still reads.
 export const ErrorCountsSchema = z.object(
-  Object.fromEntries(ERROR_KINDS.map((k) => [k, z.number().int().nonnegative()])) as Record<
+  Object.fromEntries(ERROR_KINDS.map((k) => [k, z.number().int().nonnegative().default(0)])) as Record<
     ErrorKind,
-    Z.ZodNumber
+    Z.ZodDefault<Z.ZodNumber>
   >,
 );
 export type ErrorCounts = Record<ErrorKind, number>;
@@ -133,6 +134,8 @@ export const RunResultSchema = z.object({
      * before answering (idempotent requests only). Not errors: each is counted once, by its final outcome.
      */
     retries: z.number().int().nonnegative().default(0),
+    /** Requests in flight when the run stopped, cut without an answer; not part of `total`. */
+    aborted: z.number().int().nonnegative().default(0),
   }),
   bytes: z.object({ received: z.number().nonnegative() }),
   throughput: z.object({ rps: z.number().nonnegative(), bytesPerSec: z.number().nonnegative() }),

@@ -20,7 +20,7 @@ export function latencyOf(valuesMs: readonly number[]): LatencySummary {
 }
 
 export function noErrors(over: Partial<ErrorCounts> = {}): ErrorCounts {
-  return { refused: 0, reset: 0, timeout: 0, tls: 0, dns: 0, invalid: 0, other: 0, ...over };
+  return { refused: 0, reset: 0, timeout: 0, tls: 0, dns: 0, invalid: 0, local: 0, other: 0, ...over };
 }
 
 export function step(over: Partial<StepResult> & Pick<StepResult, 'name'>): StepResult {
@@ -95,6 +95,7 @@ export function fakeResult(over: FakeOverrides = {}): RunResult {
       byStatus: { '200': 1000 },
       errors: noErrors(),
       retries: 0,
+      aborted: 0,
       ...requests,
     },
     bytes: { received: 123456 },

@@ -286,6 +286,8 @@ describe('toRunResult', () => {
       non2xx: 3,
       byStatus: { '200': 2, '302': 2, '500': 1 },
       errors: { ...zeroErrors, reset: 1 },
+      retries: 0,
+      aborted: 0,
     });
     expect(r.throughput).toEqual({ rps: 1.5, bytesPerSec: 415 });
     expect(r.bytes.received).toBe(1660);

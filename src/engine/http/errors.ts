@@ -31,12 +31,24 @@ export const contentLengthMismatch = (): HttpError =>
   new HttpError('ResponseContentLengthMismatchError', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'Response body length does not match content-length header');
 export const headersOverflow = (): HttpError => new HttpError('HeadersOverflowError', 'UND_ERR_HEADERS_OVERFLOW', 'Headers Overflow Error');
 export const invalidArgument = (message: string): HttpError => new HttpError('InvalidArgumentError', 'UND_ERR_INVALID_ARG', message);
+export const headersTimeout = (): HttpError => new HttpError('HeadersTimeoutError', 'UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error');
+/** The head arrived but the body did not end within the request timeout. */
+export const responseTimeout = (ms: number): HttpError => new HttpError('ResponseTimeoutError', 'SB_RESPONSE_TIMEOUT', `Response not complete within the ${ms} ms timeout (the body was still arriving)`);
+
+/** A 101 Switching Protocols nobody asked for. */
+export const unexpectedUpgrade = (): HttpError => new HttpError('InvalidResponseError', 'SB_INVALID_RESPONSE', 'Unexpected 101 Switching Protocols (no upgrade was asked for)');
 export const clientDestroyed = (): HttpError => new HttpError('ClientDestroyedError', 'UND_ERR_DESTROYED', 'The client is destroyed');
+
+/** The generator itself ran out of something (file descriptors, local ports, buffers): not the target's fault. */
+const LOCAL_CODES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS', 'ENOMEM']);
 
 /** Maps an undici / Node network error to a reported kind. */
 export function classifyError(err: unknown): ErrorKind {
   const code = String((err as { code?: unknown })?.code ?? '');
   if (code === 'ECONNREFUSED') return 'refused';
+  if (LOCAL_CODES.has(code)) return 'local';
+  // An answer that is not HTTP/1.1 (undici's llhttp errors carry no code, only this name).
+  if ((err as { name?: unknown })?.name === 'HTTPParserError' || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'SB_INVALID_RESPONSE') return 'invalid';
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'ECONNABORTED' || code === 'UND_ERR_CLOSED')
     return 'reset';
   if (code.endsWith('TIMEOUT') || code === 'ETIMEDOUT') return 'timeout';

@@ -8,6 +8,8 @@ import type { Dispatcher } from 'undici';
 import { asString, bytesAre, headerNameIs } from './bytes.js';
 import type { H1Connection } from './h1/connection.js';
 import { H_LOCATION, H_SET_COOKIE, type ResponseSink } from './h1/head.js';
+import { unwatchTimeouts, watchTimeouts, type TimeoutWatched } from './h1/scheduling.js';
+import { headersTimeout, responseTimeout } from './errors.js';
 import type { RequestHead } from './request-head.js';
 
 /** Bodies kept for inspection are cut here; load tests rarely need more to find a token or a form. */
@@ -29,7 +31,7 @@ const NO_CAPTURES: (string | null)[] = [];
  * A reusable response handler. Fields describe the last response; each `start*` resets them. Not
  * re-entrant: one request at a time. `onDone` is called once per request, when it ended or failed.
  */
-export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
+export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, TimeoutWatched {
   status = 0;
   location: string | null = null;
   setCookies: string[] | null = null;
@@ -58,6 +60,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
   private abortFn: ((err?: Error) => void) | null = null;
   /** The built-in connection carrying the request in flight, if any. */
   private conn: H1Connection | null = null;
+  /** The whole-exchange timeout of a request carried by undici (the built-in client keeps its own). */
+  private undiciTimeoutMs = 0;
+  private headersSeen = false;
 
   private begin(req: ExchangeRequest, conn: H1Connection | null, onDone: () => void, deferDone: boolean): void {
     this.status = 0;
@@ -80,9 +85,15 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
     this.startMs = performance.now();
   }
 
-  /** Sends a request through undici. */
-  startUndici(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, req: ExchangeRequest, onDone: () => void): void {
+  /**
+   * Sends a request through undici. undici's own timeouts are per phase (a body that trickles in resets
+   * its body timer); `timeoutMs` bounds the whole exchange, as the built-in client does.
+   */
+  startUndici(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, req: ExchangeRequest, timeoutMs: number, onDone: () => void): void {
     this.begin(req, null, onDone, true);
+    this.undiciTimeoutMs = timeoutMs;
+    this.headersSeen = false;
+    watchTimeouts(this, timeoutMs);
     try {
       dispatcher.dispatch(opts, this);
     } catch (err) {
@@ -123,10 +134,16 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
   };
 
   /** Aborts the request in flight, if any (used when a run is interrupted). */
-  abort(): void {
-    const err = new Error('aborted by session-bench');
+  abort(err: Error = new Error('aborted by session-bench')): void {
     if (this.conn !== null) this.conn.abortExchange(this, err);
     else this.abortFn?.(err);
+  }
+
+  /** The whole-exchange deadline of a request carried by undici (checked by the shared timeout sweep). */
+  checkTimeouts(now: number): void {
+    if (this.onDone !== null && this.conn === null && now - this.startMs >= this.undiciTimeoutMs) {
+      this.abort(this.headersSeen ? responseTimeout(this.undiciTimeoutMs) : headersTimeout());
+    }
   }
 
   // --- undici's handler protocol
@@ -137,6 +154,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
 
   onHeaders(statusCode: number, rawHeaders: (Buffer | string)[]): boolean {
     this.status = statusCode;
+    this.headersSeen = true;
     const req = this.req!;
     let bytes = 0;
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
@@ -244,8 +262,16 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink {
     this.onDone = null;
     this.abortFn = null;
     this.conn = null;
+    if (this.undiciTimeoutMs > 0) {
+      this.undiciTimeoutMs = 0;
+      unwatchTimeouts(this);
+    }
     if (d === null) return;
-    if (this.deferDone) queueMicrotask(d);
+    // A failure is handed over on a later turn of the event loop: errors that come back within the
+    // same turn (EMFILE from connect, via nextTick) would otherwise chain requests without ever
+    // yielding, and the run's end timer and Ctrl-C would never fire. Answers go straight on.
+    if (this.error !== null) setImmediate(d);
+    else if (this.deferDone) queueMicrotask(d);
     else d();
   }
 }

@@ -82,7 +82,7 @@ export class Transport {
     opts.reset = this.reset;
     opts.headersTimeout = this.options.timeoutMs;
     opts.bodyTimeout = this.options.timeoutMs;
-    ex.startUndici(this.dispatcherFor(req.origin), opts, spec, onDone);
+    ex.startUndici(this.dispatcherFor(req.origin), opts, spec, this.options.timeoutMs, onDone);
   }
 
   /** The undici dispatcher for an origin (`http://host:port`). */

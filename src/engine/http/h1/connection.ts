@@ -11,11 +11,11 @@
  * do; it is counted as a retry, not as an error of the target.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { clientDestroyed, contentLengthMismatch, HttpError, parserError, socketError } from '../errors.js';
+import { clientDestroyed, contentLengthMismatch, headersTimeout, HttpError, parserError, responseTimeout, socketError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { RequestHead } from '../request-head.js';
 import { H1ResponseParser, PARSE_COMPLETE, PARSE_FAILED } from './parser.js';
-import { scheduleValidation, unwatchTimeouts, watchTimeouts, type Scheduled } from './scheduling.js';
+import { scheduleValidation, unwatchTimeouts, watchTimeouts, type TimeoutWatched, type Validated } from './scheduling.js';
 
 /** undici's keep-alive defaults: idle sockets are dropped after 4 s, or 2 s before the server's hint. */
 const KEEP_ALIVE_DEFAULT_MS = 4e3;
@@ -69,7 +69,7 @@ function originInfo(origin: string): OriginInfo {
   return o;
 }
 
-export class H1Connection implements Scheduled {
+export class H1Connection implements TimeoutWatched, Validated {
   /** `host: name[:port]\r\n`, as undici writes it. */
   readonly hostHeader: string;
   private readonly hostname: string;
@@ -98,8 +98,6 @@ export class H1Connection implements Scheduled {
   // Timeouts (performance.now() ms).
   private timeoutMs: number;
   private connectStartMs = 0;
-  private sentMs = 0;
-  private bodySinceMs = -1;
   private idleSinceMs = 0;
 
   constructor(
@@ -128,10 +126,9 @@ export class H1Connection implements Scheduled {
     this.retryable = retryable;
     this.answered = false;
     this.retried = false;
-    this.bodySinceMs = -1;
     this.parser.expect(ex);
     if (this.socket === null) this.open(head, ex.startMs);
-    else if (!this.used) this.write(head, ex.startMs);
+    else if (!this.used) this.write(head);
     else {
       this.queued = head;
       if (!this.inValidation) {
@@ -158,16 +155,15 @@ export class H1Connection implements Scheduled {
     const now = this.ex!.startMs;
     if (s !== null && now - this.idleSinceMs >= this.keepAliveMs) this.drop(s);
     if (this.socket === null) this.open(head, now);
-    else this.write(head, now);
+    else this.write(head);
   }
 
-  private write(head: RequestHead, now: number): void {
+  private write(head: RequestHead): void {
     const s = this.socket!;
     if (this.unrefed) {
       s.ref();
       this.unrefed = false;
     }
-    this.sentMs = now;
     this.onReusedSocket = this.used;
     s.write(head, 'latin1');
   }
@@ -190,14 +186,13 @@ export class H1Connection implements Scheduled {
     this.keepAliveMs = KEEP_ALIVE_DEFAULT_MS;
     this.onReusedSocket = false;
     watchTimeouts(this, Math.min(this.connectTimeoutMs, this.timeoutMs));
-    // Written once connected (net buffers it); the headers timeout starts then.
+    // Written once connected (net buffers it).
     s.write(head, 'latin1');
   }
 
   onConnect(s: OwnedSocket): void {
     if (s !== this.socket) return;
     this.connecting = false;
-    this.sentMs = performance.now();
   }
 
   /** Drops a socket without failing anything (idle, or the response is complete). */
@@ -270,19 +265,11 @@ export class H1Connection implements Scheduled {
       }
       return;
     }
-    if (this.ex === null || this.queued !== null) return;
-    const p = this.parser;
-    if (p.awaitingHead) {
-      if (now - this.sentMs >= this.timeoutMs) this.fail(s, new HttpError('HeadersTimeoutError', 'UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error'));
-    } else if (p.readingBody) {
-      // Body timeout: time without a byte of body (undici refreshes its timer on every chunk).
-      if (this.bodySinceMs < 0 || p.bodyActive) {
-        this.bodySinceMs = now;
-        p.bodyActive = false;
-      } else if (now - this.bodySinceMs >= this.timeoutMs) {
-        this.fail(s, new HttpError('BodyTimeoutError', 'UND_ERR_BODY_TIMEOUT', 'Body Timeout Error'));
-      }
-    }
+    const ex = this.ex;
+    if (ex === null || this.queued !== null) return;
+    // The whole exchange must end within the timeout, head and body: a server that trickles a body one
+    // byte at a time keeps no request (and no run) alive forever.
+    if (now - ex.startMs >= this.timeoutMs) this.fail(s, this.parser.awaitingHead ? headersTimeout() : responseTimeout(this.timeoutMs));
   }
 
   onEnd(s: OwnedSocket): void {
@@ -306,11 +293,6 @@ export class H1Connection implements Scheduled {
 
   onSocketError(s: OwnedSocket, err: Error): void {
     if (s !== this.socket) return;
-    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' && this.ex !== null && !this.parser.awaitingHead && !this.parser.keepAlive) {
-      // The server closed the connection after a body delimited by closing it.
-      this.onEnd(s);
-      return;
-    }
     if (this.ex !== null && this.queued === null) this.lost(s, err);
     else this.drop(s);
   }

@@ -4,7 +4,7 @@
  * the same errors. Headers are handed over as offsets into the read buffer, never as strings.
  */
 import { bytesAre } from '../bytes.js';
-import { contentLengthMismatch, headersOverflow, parserError, socketError } from '../errors.js';
+import { contentLengthMismatch, headersOverflow, parserError, unexpectedUpgrade } from '../errors.js';
 import { TCHAR } from '../request-head.js';
 
 /** Header kinds told to the sink (the headers a response handler reads besides its own list). */
@@ -65,30 +65,47 @@ const HASH_KEEP_ALIVE = nameHash('keep-alive');
 const HASH_SET_COOKIE = nameHash('set-cookie');
 const HASH_LOCATION = nameHash('location');
 
+const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
+
+/**
+ * What is wrong with the status line `HTTP/M.m SSS[ reason]` in `[start, cr)` (`cr` = its CR, or the end
+ * of the bytes so far when `complete` is false), or null. With an incomplete line only what has arrived
+ * is judged, so that bytes that are not HTTP fail at once instead of waiting for a blank line.
+ */
+export function statusLineProblem(d: Buffer, start: number, cr: number, complete: boolean): string | null {
+  const n = cr - start;
+  for (let i = 0; i < 5 && i < n; i++) if (d[start + i] !== HTTP_SLASH[i]) return 'Expected HTTP/';
+  if (complete && n < 12) return n < 5 ? 'Expected HTTP/' : n < 9 ? 'Invalid HTTP version' : 'Invalid status code';
+  if (n >= 8) {
+    const major = d[start + 5]! - 48;
+    const minor = d[start + 7]! - 48;
+    if (major < 0 || major > 9 || d[start + 6] !== 46 || minor < 0 || minor > 9) return 'Invalid HTTP version';
+  }
+  for (let i = 8; i < 12 && i < n; i++) {
+    const c = d[start + i]!;
+    if (i === 8 ? c !== 32 : c < 48 || c > 57) return 'Invalid status code';
+  }
+  if (n > 12 && d[start + 12] !== 32) return 'Invalid status code';
+  return null;
+}
+
 /**
  * Parses the head in `[start, at)` of `d` (`at` = the blank line's CR), hands its status and headers to
  * the sink once the whole head is known to be valid, and writes its framing to `out`. Returns the parse
  * error, if any. For a 1xx head only `out.status` is written.
  */
 export function parseResponseHead(sink: ResponseSink, d: Buffer, start: number, at: number, out: HeadFraming): Error | null {
-  // Status line: HTTP/M.m SSS[ reason]
-  if (at - start < 12 || d[start] !== 72 || d[start + 1] !== 84 || d[start + 2] !== 84 || d[start + 3] !== 80 || d[start + 4] !== 47) {
-    return parserError('Expected HTTP/');
-  }
-  const major = d[start + 5]! - 48;
-  const minor = d[start + 7]! - 48;
-  if (major < 0 || major > 9 || d[start + 6] !== 46 || minor < 0 || minor > 9) return parserError('Invalid HTTP version');
-  const s0 = d[start + 9]! - 48;
-  const s1 = d[start + 10]! - 48;
-  const s2 = d[start + 11]! - 48;
-  if (d[start + 8] !== 32 || s0 < 0 || s0 > 9 || s1 < 0 || s1 > 9 || s2 < 0 || s2 > 9) return parserError('Invalid status code');
-  const status = s0 * 100 + s1 * 10 + s2;
   let p = d.indexOf(13, start);
   if (p > at) p = at;
-  if (p !== start + 12 && d[start + 12] !== 32) return parserError('Invalid status code');
+  const bad = statusLineProblem(d, start, p, true);
+  if (bad !== null) return parserError(bad);
+  const major = d[start + 5]! - 48;
+  const minor = d[start + 7]! - 48;
+  const status = (d[start + 9]! - 48) * 100 + (d[start + 10]! - 48) * 10 + (d[start + 11]! - 48);
   if (d[p + 1] !== 10) return parserError('Missing expected LF after response line');
-  if (status === 100) return socketError('bad response');
-  if (status === 101) return socketError('bad upgrade');
+  // An upgrade nobody asked for: the connection would stop speaking HTTP/1.1. (A 100 Continue nobody
+  // asked for is skipped like any other 1xx, as browsers do.)
+  if (status === 101) return unexpectedUpgrade();
 
   // Content-Length as undici keeps it: every value appended (a repeated header makes it invalid).
   let clHeaders = 0;

@@ -9,7 +9,7 @@
  * head is in head.ts.
  */
 import { headersOverflow, parserError, socketError } from '../errors.js';
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, MAX_HEADER_BYTES, parseResponseHead, type HeadFraming, type ResponseSink } from './head.js';
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, MAX_HEADER_BYTES, parseResponseHead, statusLineProblem, type HeadFraming, type ResponseSink } from './head.js';
 
 /** {@link H1ResponseParser.execute}: the response needs more bytes. */
 export const PARSE_NEED_MORE = 0;
@@ -52,8 +52,6 @@ export class H1ResponseParser {
   contentLength = -1;
   /** The `Keep-Alive: timeout=N` hint in ms, or -1. */
   keepAliveHintMs = -1;
-  /** Set when body bytes arrive; the reader clears it (the connection's body timeout). */
-  bodyActive = false;
   /** After PARSE_COMPLETE: bytes followed the response in the same read (nobody asked for them). */
   unsolicited = false;
   /** After PARSE_FAILED: why. */
@@ -123,6 +121,11 @@ export class H1ResponseParser {
             // A line ended by a bare LF never completes a head: llhttp rejects it at once.
             const lf = data.indexOf(10, pos);
             if (lf >= 0 && lf < end && (lf === pos || data[lf - 1] !== 13)) return this.fail(parserError('Missing expected CR after response line'));
+            // Judge the status line as far as it has arrived: bytes that are not HTTP fail now.
+            const cr = data.indexOf(13, pos);
+            const lineDone = cr >= 0 && cr < end;
+            const bad = statusLineProblem(data, pos, lineDone ? cr : end, lineDone);
+            if (bad !== null) return this.fail(parserError(bad));
             if (end - pos > 2 * MAX_HEADER_BYTES) return this.fail(headersOverflow());
             this.pending = Buffer.copyBytesFrom(data, pos, end - pos);
             return PARSE_NEED_MORE;
@@ -156,7 +159,6 @@ export class H1ResponseParser {
           // Chunk extensions (`;name=value`) are allowed and ignored; anything else is not.
           if (i === pos || (i < lf - 1 && data[i] !== 59)) return this.fail(parserError('Invalid character in chunk size'));
           pos = lf + 1;
-          this.bodyActive = true;
           if (size === 0) this.state = P.Trailers;
           else {
             this.remaining = size;
@@ -185,7 +187,6 @@ export class H1ResponseParser {
         }
         case P.UntilEof:
           sink.onResponseBody(data, pos, end);
-          this.bodyActive = true;
           pos = end;
           break;
       }
@@ -199,7 +200,6 @@ export class H1ResponseParser {
     this.contentLength = h.contentLength;
     this.keepAlive = h.keepAlive;
     this.keepAliveHintMs = h.keepAliveHintMs;
-    this.bodyActive = false;
     if (h.body === BODY_NONE) this.state = P.Idle;
     else if (h.body === BODY_LENGTH) {
       this.remaining = h.contentLength;
@@ -225,7 +225,6 @@ export class H1ResponseParser {
     const n = Math.min(this.remaining, end - pos);
     sink.onResponseBody(data, pos, pos + n);
     this.remaining -= n;
-    this.bodyActive = true;
     return pos + n;
   }
 

@@ -1,18 +1,22 @@
 /**
- * What every built-in connection of a thread shares with the event loop: one interval timer for all
- * request timeouts (a request never creates a timer) and one `setImmediate` for all the reused sockets
- * that wait for their poll turn. Module-level by design: there is one event loop per thread.
+ * What every connection of a thread shares with the event loop: one interval timer for all request
+ * timeouts (a request never creates a timer) and one `setImmediate` for all the reused sockets that
+ * wait for their poll turn. Module-level by design: there is one event loop per thread.
  */
 
-/** A connection as the timers see it. */
-export interface Scheduled {
+/** Something with timeouts (a built-in connection, an exchange carried by undici). */
+export interface TimeoutWatched {
   /** Fails what has timed out at `now` (performance.now() ms). */
   checkTimeouts(now: number): void;
+}
+
+/** A connection whose reused socket waits for its poll turn. */
+export interface Validated {
   /** The socket had its poll turn (see {@link scheduleValidation}). */
   validated(): void;
 }
 
-const live = new Set<Scheduled>();
+const live = new Set<TimeoutWatched>();
 let sweepTimer: NodeJS.Timeout | null = null;
 let sweepEveryMs = 0;
 function sweep(): void {
@@ -21,7 +25,7 @@ function sweep(): void {
 }
 
 /** Starts timeout checks for `c`, whose shortest timeout is `timeoutMs`. */
-export function watchTimeouts(c: Scheduled, timeoutMs: number): void {
+export function watchTimeouts(c: TimeoutWatched, timeoutMs: number): void {
   live.add(c);
   // Checks often enough that a timeout fires within a quarter of its length (undici's own timers are
   // about as coarse for timeouts of a second or more).
@@ -35,7 +39,7 @@ export function watchTimeouts(c: Scheduled, timeoutMs: number): void {
 }
 
 /** Stops timeout checks for `c` (its socket is gone); the timer goes when nothing is watched. */
-export function unwatchTimeouts(c: Scheduled): void {
+export function unwatchTimeouts(c: TimeoutWatched): void {
   live.delete(c);
   if (live.size === 0 && sweepTimer !== null) {
     clearInterval(sweepTimer);
@@ -49,12 +53,12 @@ export function unwatchTimeouts(c: Scheduled): void {
  * seen first (and the request goes on a new connection instead of failing). One setImmediate serves
  * every connection.
  */
-let validating: Scheduled[] = [];
-let validatingNext: Scheduled[] = [];
+let validating: Validated[] = [];
+let validatingNext: Validated[] = [];
 let validationScheduled = false;
 
 /** Calls `c.validated()` after the next poll phase. */
-export function scheduleValidation(c: Scheduled): void {
+export function scheduleValidation(c: Validated): void {
   validating.push(c);
   if (!validationScheduled) {
     validationScheduled = true;

@@ -1,0 +1,51 @@
+/**
+ * What the machine allows the generator: open files (each connection is one) and local ports (each
+ * connection to one address:port takes one). Checked before a run, so that a run that cannot fit says
+ * how to make it fit instead of failing with EMFILE halfway. Read from Linux's /proc; elsewhere unknown.
+ */
+import { readFileSync } from 'node:fs';
+
+/** File descriptors Node and the tool use besides connections (stdio, epoll, workers, files). */
+const RESERVED_FDS = 32;
+
+/** The open-files limits of this process, or null where they cannot be read. */
+export function openFileLimits(): { soft: number; hard: number } | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m) return null;
+    const n = (s: string): number => (s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s));
+    return { soft: n(m[1]!), hard: n(m[2]!) };
+  } catch {
+    return null;
+  }
+}
+
+/** How many local ports one destination can use (net.ipv4.ip_local_port_range), or null. */
+export function localPortCount(): number | null {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return lo !== undefined && hi !== undefined && hi >= lo ? hi - lo + 1 : null;
+  } catch {
+    return null;
+  }
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+/** Why `connections` open at once cannot fit on this machine, with how to fix it; or null. */
+export function connectionLimitProblem(connections: number): string | null {
+  const files = openFileLimits();
+  const needed = connections + RESERVED_FDS;
+  if (files !== null && needed > files.soft) {
+    const raise =
+      needed <= files.hard
+        ? `raise it for this shell first: ulimit -n ${needed}`
+        : `the hard limit is ${fmt(files.hard)}: raise it (LimitNOFILE= for a service, /etc/security/limits.conf, or docker run --ulimit nofile=${needed}), or split the users over several session-bench processes`;
+    return `${fmt(connections)} connections need about ${fmt(needed)} open files, but this process may open ${fmt(files.soft)} (ulimit -n); ${raise}`;
+  }
+  const ports = localPortCount();
+  if (ports !== null && connections > ports) {
+    return `${fmt(connections)} connections to one address need as many local ports, but net.ipv4.ip_local_port_range gives ${fmt(ports)}; widen it (sysctl -w net.ipv4.ip_local_port_range="1024 65535") or split the users over several processes`;
+  }
+  return null;
+}
