@@ -36,12 +36,13 @@ const fmt = (n: number): string => n.toLocaleString('en-US');
 export function connectionLimitProblem(connections: number): string | null {
   const files = openFileLimits();
   const needed = connections + RESERVED_FDS;
+  // Node raises its soft limit to the hard one at start-up, so what is read here is what can be had.
   if (files !== null && needed > files.soft) {
-    const raise =
-      needed <= files.hard
-        ? `raise it for this shell first: ulimit -n ${needed}`
-        : `the hard limit is ${fmt(files.hard)}: raise it (LimitNOFILE= for a service, /etc/security/limits.conf, or docker run --ulimit nofile=${needed}), or split the users over several session-bench processes`;
-    return `${fmt(connections)} connections need about ${fmt(needed)} open files, but this process may open ${fmt(files.soft)} (ulimit -n); ${raise}`;
+    return (
+      `${fmt(connections)} connections need about ${fmt(needed)} open files, but this process may open ${fmt(files.soft)} ` +
+      `(ulimit -n; the hard limit is ${fmt(files.hard)}). Raise it before the run (as root: ulimit -n ${needed}; for a ` +
+      `service LimitNOFILE=${needed}; in a container --ulimit nofile=${needed}), or split the users over several session-bench processes`
+    );
   }
   const ports = localPortCount();
   if (ports !== null && connections > ports) {

@@ -4,32 +4,15 @@
  * nginx at keepalive_requests): the tool must not count its own reuse race as errors of the target.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunResultSchema, type RunResult } from '../../src/result/schema.js';
-import { runCli } from '../helpers/cli.js';
+import { errorTotal as totalErrors, runWithResult } from '../helpers/fault-run.js';
 import { response, startRawServer, type RawServer } from '../helpers/raw-server.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 const open: RawServer[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
-/** Runs the CLI against `url` and returns the exit code and the validated JSON result. */
-async function runAgainst(url: string, args: string[]): Promise<{ code: number | null; result: RunResult; stdout: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-fault-'));
-  dirs.push(dir);
-  const json = join(dir, 'r.json');
-  const r = await runCli(['run', url, '--json', json, '-q', ...args], { timeoutMs: 60_000 });
-  return { code: r.code, result: RunResultSchema.parse(JSON.parse(readFileSync(json, 'utf8'))), stdout: r.stdout };
-}
-
-const totalErrors = (r: RunResult): number => Object.values(r.requests.errors).reduce((a, b) => a + b, 0);
+const runAgainst = (url: string, args: string[]) => runWithResult([url, ...args]);
 
 describe('a server that closes kept-alive connections without saying so', () => {
   it('closes each connection right after its response (no Connection: close): no error, every request answered', async () => {
