@@ -63,6 +63,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
   /** The whole-exchange timeout of a request carried by undici (the built-in client keeps its own). */
   private undiciTimeoutMs = 0;
   private headersSeen = false;
+  /** The VU's own undici client carrying the request (never the shared pool), for the deadline. */
+  private ownClient: Dispatcher | null = null;
 
   private begin(req: ExchangeRequest, conn: H1Connection | null, onDone: () => void, deferDone: boolean): void {
     this.status = 0;
@@ -89,11 +91,12 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
    * Sends a request through undici. undici's own timeouts are per phase (a body that trickles in resets
    * its body timer); `timeoutMs` bounds the whole exchange, as the built-in client does.
    */
-  startUndici(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, req: ExchangeRequest, timeoutMs: number, onDone: () => void): void {
+  startUndici(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, req: ExchangeRequest, timeoutMs: number, ownClient: boolean, onDone: () => void): void {
     this.begin(req, null, onDone, true);
     this.undiciTimeoutMs = timeoutMs;
+    this.ownClient = ownClient ? dispatcher : null;
     this.headersSeen = false;
-    watchTimeouts(this, timeoutMs);
+    watchTimeouts(this, timeoutMs, true);
     try {
       dispatcher.dispatch(opts, this);
     } catch (err) {
@@ -141,9 +144,11 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
 
   /** The whole-exchange deadline of a request carried by undici (checked by the shared timeout sweep). */
   checkTimeouts(now: number): void {
-    if (this.onDone !== null && this.conn === null && now - this.startMs >= this.undiciTimeoutMs) {
-      this.abort(this.headersSeen ? responseTimeout(this.undiciTimeoutMs) : headersTimeout());
-    }
+    if (this.onDone === null || this.conn !== null || now - this.startMs < this.undiciTimeoutMs) return;
+    const err = this.headersSeen ? responseTimeout(this.undiciTimeoutMs) : headersTimeout();
+    if (this.abortFn !== null) this.abortFn(err);
+    // Never handed to a socket: only closing the VU's own client gets the request back from undici.
+    else if (this.ownClient !== null) void this.ownClient.destroy(err).catch(() => undefined);
   }
 
   // --- undici's handler protocol
@@ -264,7 +269,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
     this.conn = null;
     if (this.undiciTimeoutMs > 0) {
       this.undiciTimeoutMs = 0;
-      unwatchTimeouts(this);
+      this.ownClient = null;
+      unwatchTimeouts(this, true);
     }
     if (d === null) return;
     // A failure is handed over on a later turn of the event loop: errors that come back within the

@@ -61,6 +61,7 @@ export class Transport {
   private readonly shared: Agent | null;
   private readonly reset: boolean;
 
+
   constructor(
     private readonly options: TransportOptions,
     sharedAgent: Agent | null,
@@ -82,7 +83,7 @@ export class Transport {
     opts.reset = this.reset;
     opts.headersTimeout = this.options.timeoutMs;
     opts.bodyTimeout = this.options.timeoutMs;
-    ex.startUndici(this.dispatcherFor(req.origin), opts, spec, this.options.timeoutMs, onDone);
+    ex.startUndici(this.dispatcherFor(req.origin), opts, spec, this.options.timeoutMs, this.shared === null, onDone);
   }
 
   /** The undici dispatcher for an origin (`http://host:port`). */
@@ -97,6 +98,13 @@ export class Transport {
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
         connect: this.options.insecure ? { rejectUnauthorized: false } : {},
+      });
+      // After a failed TLS host check undici keeps the next request queued for a retry that never comes
+      // (the run would hang): a client whose connection failed is replaced by a new one.
+      const client = c;
+      client.on('connectionError', () => {
+        if (this.clients?.get(origin) === client) this.clients.delete(origin);
+        void client.destroy().catch(() => undefined);
       });
       this.clients.set(origin, c);
     }

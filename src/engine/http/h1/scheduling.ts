@@ -19,14 +19,20 @@ export interface Validated {
 const live = new Set<TimeoutWatched>();
 let sweepTimer: NodeJS.Timeout | null = null;
 let sweepEveryMs = 0;
+/** Watched things that nothing else keeps the event loop alive for (see watchTimeouts). */
+let holding = 0;
 function sweep(): void {
   const now = performance.now();
   for (const c of live) c.checkTimeouts(now);
 }
 
-/** Starts timeout checks for `c`, whose shortest timeout is `timeoutMs`. */
-export function watchTimeouts(c: TimeoutWatched, timeoutMs: number): void {
+/**
+ * Starts timeout checks for `c`, whose shortest timeout is `timeoutMs`. `holdLoop`: nothing else may keep
+ * the event loop alive until `c` is done (a request that undici holds without a socket), so the timer does.
+ */
+export function watchTimeouts(c: TimeoutWatched, timeoutMs: number, holdLoop = false): void {
   live.add(c);
+  if (holdLoop) holding++;
   // Checks often enough that a timeout fires within a quarter of its length (undici's own timers are
   // about as coarse for timeouts of a second or more).
   const every = Math.max(5, Math.min(250, Math.floor(timeoutMs / 4)));
@@ -34,13 +40,14 @@ export function watchTimeouts(c: TimeoutWatched, timeoutMs: number): void {
     if (sweepTimer !== null) clearInterval(sweepTimer);
     sweepEveryMs = every;
     sweepTimer = setInterval(sweep, every);
-    sweepTimer.unref();
-  }
+    if (holding === 0) sweepTimer.unref();
+  } else if (holdLoop && holding === 1) sweepTimer.ref();
 }
 
 /** Stops timeout checks for `c` (its socket is gone); the timer goes when nothing is watched. */
-export function unwatchTimeouts(c: TimeoutWatched): void {
+export function unwatchTimeouts(c: TimeoutWatched, holdLoop = false): void {
   live.delete(c);
+  if (holdLoop && --holding === 0) sweepTimer?.unref();
   if (live.size === 0 && sweepTimer !== null) {
     clearInterval(sweepTimer);
     sweepTimer = null;
