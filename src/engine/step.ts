@@ -260,7 +260,7 @@ export class StepRunner implements OutgoingRequest {
     }
     const problem = this.checkExpectation(step, url, status);
     const extractProblem = problem === null ? this.extract(step) : null;
-    if (this.shared.captureHidden[step.index] && ex.body !== null) this.hidden = hiddenInputs(ex.body);
+    if (this.shared.captureHidden[step.index] && ex.body !== null) this.hidden = hiddenInputs(ex.body, this.shared.hiddenFormAction[step.index]!, url.href);
     const failed = problem !== null || extractProblem !== null;
     collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, failed, now);
     // The page is not needed any more: a VU that thinks for a while should not hold it.

@@ -33,6 +33,8 @@ export interface VuShared {
   readonly exchangeSpecs: readonly ExchangeRequest[];
   /** Per step index: collect hidden form inputs from this step's page (the next step posts them). */
   readonly captureHidden: readonly boolean[];
+  /** Per step index: the path the next step posts the hidden inputs to, when known (picks the form). */
+  readonly hiddenFormAction: readonly (string | null)[];
 }
 
 /** Precomputes what every VU needs per step. */
@@ -43,6 +45,7 @@ export function prepareShared(scenario: Scenario, base: TargetBase, collector: C
     const next = steps[i + 1];
     return next !== undefined && next.phase === s.phase && next.hiddenInputs;
   });
+  const hiddenFormAction = steps.map((_s, i) => (captureHidden[i] ? (constantUrls[i + 1]?.path.split('?')[0] ?? null) : null));
   const exchangeSpecs: ExchangeRequest[] = steps.map((s, i) => ({
     keepBody:
       captureHidden[i]! ||
@@ -62,5 +65,6 @@ export function prepareShared(scenario: Scenario, base: TargetBase, collector: C
     constantUrls,
     exchangeSpecs,
     captureHidden,
+    hiddenFormAction,
   };
 }

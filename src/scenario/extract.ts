@@ -3,30 +3,76 @@
  * The scenario compiler builds extractors with these; the engine applies them to response bodies (once
  * per step that extracts, never per header or per byte).
  */
+import { decodeHTMLAttribute } from 'entities';
+import { Parser } from 'htmlparser2';
 import type { Extractor } from './types.js';
 
-const HIDDEN_INPUT_TAG = /<input\b[^>]*>/gi;
-// Attributes are preceded by white space, which keeps `data-value=` from passing for `value=`.
-const ATTR_TYPE_HIDDEN = /\stype\s*=\s*["']?hidden\b/i;
-const ATTR_NAME = /\sname\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i;
-const ATTR_VALUE = /\svalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i;
+/** Decodes HTML entities in an attribute value (all of HTML's named and numeric references). */
+export const decodeEntities = (s: string): string => decodeHTMLAttribute(s);
 
-/** Decodes the HTML entities that attribute values of forms carry in practice. */
-export const decodeEntities = (s: string): string =>
-  s.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" })[e]!);
+interface ParsedForm {
+  action: string | null;
+  id: string | null;
+  hasPassword: boolean;
+  hidden: [string, string][];
+}
 
-/** Every `<input type="hidden">` name/value on a page, as a browser would submit them. */
-export function hiddenInputs(html: string): [string, string][] {
-  const out: [string, string][] = [];
-  for (const m of html.matchAll(HIDDEN_INPUT_TAG)) {
-    const tag = m[0];
-    if (!ATTR_TYPE_HIDDEN.test(tag)) continue;
-    const n = ATTR_NAME.exec(tag);
-    if (!n) continue;
-    const v = ATTR_VALUE.exec(tag);
-    out.push([decodeEntities(n[1] ?? n[2] ?? n[3] ?? ''), decodeEntities(v ? (v[1] ?? v[2] ?? v[3] ?? '') : '')]);
-  }
-  return out;
+/**
+ * The hidden inputs a browser would submit with the login form of a page: those of the form whose
+ * action (resolved against `pageUrl`) has the path `actionPath` (where the next step posts), else of
+ * the form with a password field,
+ * else of the first form; on a page without forms, every hidden input. Inputs in other forms, in HTML
+ * comments, and `disabled` ones are left out, as a browser leaves them out. Parsed with htmlparser2
+ * (entities decoded); it runs once per login, never per request.
+ */
+export function hiddenInputs(html: string, actionPath: string | null = null, pageUrl = 'http://page.invalid/'): [string, string][] {
+  const forms: ParsedForm[] = [];
+  const loose: [string, string][] = [];
+  const byId = new Map<string, ParsedForm>();
+  // Inputs that name their form with form="id" (possibly before the form itself).
+  const byFormAttr: [string, [string, string]][] = [];
+  let current: ParsedForm | null = null;
+  const parser = new Parser(
+    {
+      onopentag(name, attrs) {
+        if (name === 'form') {
+          current = { action: attrs['action'] ?? null, id: attrs['id'] ?? null, hasPassword: false, hidden: [] };
+          forms.push(current);
+          if (current.id !== null) byId.set(current.id, current);
+          return;
+        }
+        if (name !== 'input') return;
+        const type = (attrs['type'] ?? 'text').toLowerCase();
+        if (type === 'password' && current !== null) current.hasPassword = true;
+        if (type !== 'hidden' || attrs['name'] === undefined || attrs['disabled'] !== undefined) return;
+        const field: [string, string] = [attrs['name'], attrs['value'] ?? ''];
+        if (attrs['form'] !== undefined) byFormAttr.push([attrs['form'], field]);
+        else if (current !== null) current.hidden.push(field);
+        else loose.push(field);
+      },
+      onclosetag(name) {
+        if (name === 'form') current = null;
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+  );
+  parser.write(html);
+  parser.end();
+  for (const [id, field] of byFormAttr) (byId.get(id)?.hidden ?? loose).push(field);
+  if (forms.length === 0) return loose;
+  const pathOfAction = (a: string | null): string | null => {
+    try {
+      // A form without an action posts to the page itself.
+      return new URL(a ?? '', pageUrl).pathname;
+    } catch {
+      return null;
+    }
+  };
+  const chosen =
+    (actionPath !== null ? forms.find((f) => pathOfAction(f.action) === actionPath) : undefined) ??
+    forms.find((f) => f.hasPassword) ??
+    forms[0]!;
+  return chosen.hidden;
 }
 
 /** Escapes text for use inside a RegExp. */

@@ -79,3 +79,34 @@ describe('resolveStepUrl', () => {
     expect(resolveStepUrl(text, base)).toEqual(expected);
   });
 });
+
+describe('hiddenInputs picks what a browser would post with the login form', () => {
+  it('keeps a value containing ">" whole and decodes every entity', () => {
+    expect(hiddenInputs('<form><input type="hidden" name="t" value="a>b&eacute;&#x2F;&amp;"></form>')).toEqual([['t', 'a>bé/&']]);
+  });
+
+  it('leaves out other forms, HTML comments and disabled inputs', () => {
+    const html = `
+      <form action="/search"><input type="hidden" name="q" value="x"></form>
+      <!-- <input type="hidden" name="old" value="1"> -->
+      <form action="/login" method="post">
+        <input type="hidden" name="csrf" value="tok">
+        <input type="hidden" name="off" value="1" disabled>
+        <input type="password" name="password">
+      </form>`;
+    expect(hiddenInputs(html)).toEqual([['csrf', 'tok']]);
+    expect(hiddenInputs(html, '/search', 'http://app.test/')).toEqual([['q', 'x']]);
+    expect(hiddenInputs(html, '/login', 'http://app.test/')).toEqual([['csrf', 'tok']]);
+  });
+
+  it('resolves relative actions against the page, and a form without an action posts to the page', () => {
+    const html = '<form action="other"><input type="hidden" name="a" value="1"></form><form><input type="hidden" name="b" value="2"></form>';
+    expect(hiddenInputs(html, '/app/other', 'http://app.test/app/login')).toEqual([['a', '1']]);
+    expect(hiddenInputs(html, '/app/login', 'http://app.test/app/login')).toEqual([['b', '2']]);
+  });
+
+  it('counts inputs that name their form with form="id"; a page without forms gives every hidden input', () => {
+    expect(hiddenInputs('<input type="hidden" name="x" value="1" form="f"><form id="f"><input type="password"></form>')).toEqual([['x', '1']]);
+    expect(hiddenInputs('<div><input type="hidden" name="k" value="v"></div>')).toEqual([['k', 'v']]);
+  });
+});
