@@ -102,23 +102,36 @@ export class RequestBuilder {
   }
 
   /** Request headers for undici as [name, value, ...]; cached per step while the cookie header stays the same. */
-  headers(step: Step, cookie: string | null, contentType: string | null): string[] {
+  headers(step: Step, url: ResolvedUrl, cookie: string | null, contentType: string | null): string[] {
     const cached = this.headerCache[step.index];
-    const cacheable = contentType === null && this.plans[step.index]!.constantHeaders;
+    const cacheable = contentType === null && url === this.shared.constantUrls[step.index] && this.plans[step.index]!.constantHeaders;
     if (cacheable && cached !== undefined && cached.cookie === cookie) return cached.headers;
-    const headers = this.buildHeaders(step, cookie, contentType);
+    const headers = this.buildHeaders(step, url, cookie, contentType);
     if (cacheable) this.headerCache[step.index] = { cookie, headers };
     return headers;
   }
 
-  /** Request headers as [name, value, ...] (uncached: the built-in client caches whole requests). */
-  private buildHeaders(step: Step, cookie: string | null, contentType: string | null): string[] {
+  /**
+   * Request headers as [name, value, ...] (uncached: the built-in client caches whole requests). The
+   * step's `authorization` (and the target URL's credentials) go only to the step's own origin: after a
+   * redirect to another host they are dropped, as curl, fetch and browsers do.
+   */
+  private buildHeaders(step: Step, url: ResolvedUrl, cookie: string | null, contentType: string | null): string[] {
     const headers: string[] = [];
+    const stepOrigin = this.shared.constantUrls[step.index]?.origin ?? this.shared.base.origin;
+    const ownOrigin = url.origin === stepOrigin;
     let hasUa = false;
+    let hasAuth = false;
     for (const [k, t] of step.headers) {
+      if (k === 'authorization' || k === 'proxy-authorization') {
+        hasAuth = true;
+        if (!ownOrigin) continue;
+      }
       headers.push(k, renderTemplate(t, this.vars));
       if (k === 'user-agent') hasUa = true;
     }
+    const basic = this.shared.base.authorization;
+    if (basic !== null && !hasAuth && url.origin === this.shared.base.origin) headers.push('authorization', basic);
     if (!hasUa) headers.push('user-agent', USER_AGENT);
     if (contentType !== null && !step.headers.some(([k]) => k === 'content-type')) headers.push('content-type', contentType);
     if (cookie !== null) headers.push('cookie', cookie);
@@ -137,7 +150,7 @@ export class RequestBuilder {
       // Connections to one origin write the same head, whichever VU owns them.
       if (c != null && c.cookie === cookie && c.url === url && c.conn.origin === conn.origin) return c.head;
     }
-    const head = buildRequestHead(conn.hostHeader, method, url.path, this.buildHeaders(step, cookie, payload?.contentType ?? null), payload?.body ?? null);
+    const head = buildRequestHead(conn.hostHeader, method, url.path, this.buildHeaders(step, url, cookie, payload?.contentType ?? null), payload?.body ?? null);
     if (cacheable && !(head instanceof Error)) {
       const entry = { url, conn, cookie, head };
       if (cookie === null) plan.cookielessHead = entry;

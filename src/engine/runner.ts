@@ -12,6 +12,7 @@ import type { ProgressSnapshot, RunResult } from '../result/schema.js';
 import type { Scenario } from '../scenario/types.js';
 import { liveFigures, runLocal, type LiveFigures, type LocalRunOutcome } from './local-run.js';
 import { normaliseOptions, type RunOptions } from './options.js';
+import { secretsOf, redactResult } from './secrets.js';
 import { sliceRun } from './slices.js';
 import { unusableReason, type UsabilityCounts } from './usability.js';
 import { runInWorkers } from './workers.js';
@@ -100,7 +101,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   });
   const thresholds = [...scenario.thresholds, ...(options.thresholds ?? [])];
   if (thresholds.length > 0) result.thresholds = evaluateThresholds(result, thresholds);
-  return result;
+  return redactResult(result, secretsOf(scenario, target));
 }
 
 /** True when a threshold was given and at least one failed (exit code 1). */

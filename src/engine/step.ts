@@ -137,7 +137,7 @@ export class StepRunner implements OutgoingRequest {
       origin: url.origin,
       path: url.path,
       method: this.method,
-      headers: this.builder.headers(this.step!, this.cookie, payload?.contentType ?? null),
+      headers: this.builder.headers(this.step!, url, this.cookie, payload?.contentType ?? null),
       body: payload?.body ?? null,
     };
   }

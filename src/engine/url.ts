@@ -10,6 +10,11 @@ export interface TargetBase {
   readonly origin: string;
   /** Target URL path without a trailing slash (`''` for the root). */
   readonly basePath: string;
+  /**
+   * `Basic ...` from credentials in the target URL (`http://alice:pw@host/`), sent to the target's
+   * origin as curl does; null without them. (A URL's userinfo is never sent as such.)
+   */
+  readonly authorization: string | null;
 }
 
 /** A URL split the way undici's dispatch wants it. */
@@ -25,7 +30,9 @@ export function targetBase(target: string): TargetBase {
   const problem = httpUrlProblem(target);
   if (problem !== null) throw new UsageError(`--target: ${problem}`);
   const u = new URL(target);
-  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
+  const authorization =
+    u.username === '' && u.password === '' ? null : `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`, 'utf8').toString('base64')}`;
+  return { origin: u.origin, basePath: u.pathname.replace(/\/+$/, ''), authorization };
 }
 
 /** Resolves a step URL (path or absolute URL) against the target. Not on the hot path for constant URLs. */

@@ -86,8 +86,8 @@ export function readUsersFile(file: string, path: string, issues: ConfigIssue[])
 export function parseUserFlag(value: string, issues: ConfigIssue[]): Credential | undefined {
   const i = value.indexOf(':');
   if (i <= 0) {
-    // Never echo what follows a colon: it is a password.
-    const got = i < 0 ? `"${value.slice(0, 40)}"` : 'an empty NAME';
+    // Never echo the value: without a colon it may well be a password typed alone.
+    const got = i < 0 ? 'a value without a colon' : 'an empty NAME';
     issues.push({ path: '--user', message: `expected NAME:PASSWORD, got ${got}` });
     return undefined;
   }

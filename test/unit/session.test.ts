@@ -11,8 +11,8 @@ const rules = (over: Partial<SessionRules> = {}): SessionRules => ({
   servedByHeader: null,
   ...over,
 });
-const ROOT: TargetBase = { origin: 'http://h.test', basePath: '' };
-const PETCLINIC: TargetBase = { origin: 'http://h.test', basePath: '/petclinic' };
+const ROOT: TargetBase = { origin: 'http://h.test', basePath: '', authorization: null };
+const PETCLINIC: TargetBase = { origin: 'http://h.test', basePath: '/petclinic', authorization: null };
 
 describe('loginPathsFor', () => {
   it.each<[string, SessionRules, TargetBase, string[]]>([

@@ -60,8 +60,8 @@ describe('hiddenInputs', () => {
 });
 
 describe('resolveStepUrl', () => {
-  const ROOT: TargetBase = { origin: 'http://127.0.0.1:8080', basePath: '' };
-  const BASED: TargetBase = { origin: 'http://127.0.0.1:8080', basePath: '/petclinic' };
+  const ROOT: TargetBase = { origin: 'http://127.0.0.1:8080', basePath: '', authorization: null };
+  const BASED: TargetBase = { origin: 'http://127.0.0.1:8080', basePath: '/petclinic', authorization: null };
   it.each<[string, string, TargetBase, ResolvedUrl]>([
     ['path at the root', '/owners', ROOT, { origin: 'http://127.0.0.1:8080', path: '/owners', href: 'http://127.0.0.1:8080/owners' }],
     ['path with a query', '/owners?page=2', ROOT, { origin: 'http://127.0.0.1:8080', path: '/owners?page=2', href: 'http://127.0.0.1:8080/owners?page=2' }],
