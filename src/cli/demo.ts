@@ -17,7 +17,7 @@ import { printComparisonSummary } from './conclusions.js';
 import { DEMO_COLUMNS, DEMO_DEFAULTS, DEMO_ROWS, labScenarioPath, redisSourceFor, runDemoRow, type DemoRowOutcome, type DemoSettings } from './demo-rows.js';
 import { FlagIssues } from './flags.js';
 import type { Io } from './io.js';
-import { defaultResultsDir, displayPath, resultPath } from './results-dir.js';
+import { checkResultsDir, defaultResultsDir, displayPath, resultPath } from './results-dir.js';
 
 /** Raw options of `demo`. */
 export interface DemoFlags {
@@ -58,6 +58,7 @@ function parseDemoFlags(flags: DemoFlags, io: Io): { settings: DemoSettings; out
   if (flags.redisUrl !== undefined && !/^rediss?:\/\/\S+$/i.test(flags.redisUrl)) {
     f.add('--redis-url', `expected a redis:// or rediss:// URL, got "${flags.redisUrl}"`);
   }
+  checkResultsDir(f, flags.out, io.cwd);
   f.throwIfAny();
   return {
     settings: {

@@ -17,7 +17,7 @@ import type { RunResult } from '../result/schema.js';
 import { run, thresholdsFailed } from '../engine/runner.js';
 import { targetErrorOf } from '../engine/usability.js';
 import { printComparisonSummary } from './conclusions.js';
-import { defaultResultsDir, displayPath, resultPath } from './results-dir.js';
+import { checkResultsDir, defaultResultsDir, displayPath, resultPath } from './results-dir.js';
 import { FlagIssues } from './flags.js';
 import type { Io } from './io.js';
 import { progressPrinter, resolveRunInput, type RunFlags } from './run.js';
@@ -213,6 +213,7 @@ export async function matrixCommand(io: Io, positional: string, flags: MatrixFla
       throw e;
     }
   }
+  checkResultsDir(f, flags.out, io.cwd);
   f.throwIfAny();
   const { scenario, options } = input!;
   const out = flags.out !== undefined ? resolve(io.cwd, flags.out) : defaultResultsDir('matrix', io.cwd);

@@ -19,10 +19,10 @@ export function addLoadFlags(cmd: Command): Command {
   return cmd
     .option('-c, --concurrency <n>', `virtual users (default ${DEFAULT_CONCURRENCY})`)
     .option('-n, --requests <n>', 'total requests, login requests and redirects included')
-    .option('-d, --duration <time>', 'run length, e.g. 30s, 2m (default 10s when -n is not given)')
+    .option('-d, --duration <time>', 'run length with a unit, e.g. 30s, 2m (default 10s when -n is not given)')
     .option('--ramp-up <time>', 'start virtual users evenly over this time (default 0)')
-    .option('--think <time>', 'pause between flow steps (default 0ms)')
-    .option('--timeout <time>', 'per-request timeout (default 10s)')
+    .option('--think <time>', 'pause between flow steps, e.g. 500ms (default 0)')
+    .option('--timeout <time>', 'bound on each whole request: connect, headers and body (default 10s)')
     .addOption(new Option('--connections <mode>', 'per-vu (browser-like keep-alive), shared (one pool), new (a connection per request, like ab)').choices([...CONNECTION_MODES]).default(undefined))
     .option('--user <name:password>', 'credentials, repeatable; replace the scenario users', collect)
     .option('--users <file>', 'CSV file with a header row username,password; replaces the scenario users')

@@ -1,5 +1,14 @@
 /** Where `demo` and `matrix` save their results: one folder per session, one numbered file per run. */
 import { join, relative, resolve } from 'node:path';
+import { outputPathProblem } from '../reporters/json.js';
+import type { FlagIssues } from './flags.js';
+
+/** Checks `--out DIR` before anything runs: the folder must be one that results can be written into. */
+export function checkResultsDir(f: FlagIssues, out: string | undefined, cwd: string): void {
+  if (out === undefined) return;
+  const problem = outputPathProblem(join(resolve(cwd, out), '01-run.json'));
+  if (problem !== null) f.add('--out', problem);
+}
 
 /** `2 replicas, sticky + restart` -> `2-replicas-sticky-restart` (file-name safe, never empty). */
 export function slugOf(name: string): string {

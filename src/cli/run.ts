@@ -5,7 +5,7 @@
 import { ExitCode } from '../common/errors.js';
 import type { ConnectionMode } from '../engine/http/transport.js';
 import { formatProgressLine } from '../reporters/progress.js';
-import { writeResultFile } from '../reporters/json.js';
+import { outputPathProblem, saveResultFile } from '../reporters/json.js';
 import { shouldUseColor } from '../reporters/style.js';
 import { formatRunReport } from '../reporters/terminal.js';
 import type { ProgressSnapshot, RunResult } from '../result/schema.js';
@@ -83,6 +83,10 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   if (maxVus !== undefined && rate === undefined) f.add('--max-vus', 'only with --rate (the open model)');
   const workers = flags.workers === 'auto' ? 'auto' : f.int('--workers', flags.workers, 1, 256);
   const thresholds = parseThresholds(flags.threshold ?? [], '--threshold', f.issues);
+  if (flags.json !== undefined) {
+    const bad = outputPathProblem(flags.json);
+    if (bad !== null) f.add('--json', bad);
+  }
   const users: Credential[] = [];
   for (const u of flags.user ?? []) {
     const c = parseUserFlag(u, f.issues);
@@ -113,21 +117,15 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
       f.throwIfAny();
       // Built from flags, so of the file schema's shape by construction: compiled without the schema
       // pass (zod is not loaded for a quick run; see zod.ts). compileScenario still checks the values.
-      scenario = compileScenario({ ...file, users }, process.cwd(), 'command line');
+      scenario = compileScenario(file, process.cwd(), 'command line', { users });
     }
   } else {
     for (const q of quickFlags) {
       if (flags[q] !== undefined) f.add(`--${q.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, 'only for quick mode (a URL instead of a scenario file)');
     }
     f.throwIfAny();
-    scenario = loadScenario(positional);
-    if (users.length > 0 || flags.servedBy) {
-      scenario = {
-        ...scenario,
-        users: users.length > 0 ? users : scenario.users,
-        session: flags.servedBy ? { ...scenario.session, servedByHeader: flags.servedBy.toLowerCase() } : scenario.session,
-      };
-    }
+    scenario = loadScenario(positional, { users });
+    if (flags.servedBy) scenario = { ...scenario, session: { ...scenario.session, servedByHeader: flags.servedBy.toLowerCase() } };
   }
   f.throwIfAny();
   return {
@@ -179,9 +177,14 @@ export function progressPrinter(io: Io, quiet: boolean): { onProgress?: (p: Prog
 /** Prints the report, writes the JSON, and maps the outcome to an exit code. */
 export async function finishRun(io: Io, result: RunResult, jsonPath: string | undefined): Promise<number> {
   io.stdout.write(formatRunReport(result, { color: shouldUseColor(io.stdout, io.env) }));
+  let saveFailed = false;
   if (jsonPath) {
-    await writeResultFile(jsonPath, result);
-    io.stderr.write(`Result written to ${jsonPath}\n`);
+    const saved = await saveResultFile(jsonPath, result);
+    if (saved.failure === null) io.stderr.write(`Result written to ${jsonPath}\n`);
+    else {
+      saveFailed = true;
+      io.stderr.write(`session-bench: cannot write --json ${jsonPath} (${saved.failure}); the result was saved to ${saved.path} instead\n`);
+    }
   }
   const targetError = targetErrorOf(result);
   if (targetError) {
@@ -194,7 +197,7 @@ export async function finishRun(io: Io, result: RunResult, jsonPath: string | un
     io.stderr.write(`session-bench: threshold${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}\n`);
     return ExitCode.thresholdBreached;
   }
-  return ExitCode.ok;
+  return saveFailed ? ExitCode.invalidInput : ExitCode.ok;
 }
 
 export async function runCommand(io: Io, positional: string | undefined, flags: RunFlags): Promise<number> {

@@ -15,6 +15,8 @@ export const REDACTED = '***';
 export function secretsOf(scenario: Scenario, target: string): string[] {
   const raw = new Set<string>();
   for (const u of scenario.users) raw.add(u.password);
+  // Environment variables a scenario reads are often tokens.
+  for (const v of Object.values(scenario.env)) raw.add(v);
   let url: URL | null = null;
   try {
     url = new URL(target);

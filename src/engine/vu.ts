@@ -48,7 +48,13 @@ export class VirtualUser implements StepOwner {
     private readonly shared: VuShared,
     transport: Transport,
   ) {
-    this.vars = { vu: String(id), iteration: '0', username: credential?.username ?? '', password: credential?.password ?? '' };
+    // The scenario's environment variables are shared by every VU (the prototype), its own are copied.
+    this.vars = Object.assign(Object.create(shared.scenario.env) as Vars, credential?.vars, {
+      vu: String(id),
+      iteration: '0',
+      username: credential?.username ?? '',
+      password: credential?.password ?? '',
+    });
     this.steps = new StepRunner(id, shared, transport, new VuCookieJar(), this.vars, this);
   }
 

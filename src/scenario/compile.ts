@@ -11,9 +11,9 @@ import { parseThreshold, type Threshold } from '../metrics/thresholds.js';
 import { parseDurationMs } from './duration.js';
 import { inputValueRegex, parseJsonPath } from './extract.js';
 import { METHODS, type MethodKey, type ScenarioFile, type StepFile } from './schema.js';
-import { BUILTIN_VARS, compileTemplate, type Template } from './template.js';
+import { BUILTIN_VARS, compileTemplate, ENV_PREFIX, type Template } from './template.js';
 import type { Extractor, Scenario, Step, StepBody } from './types.js';
-import { readUsersFile, type Credential } from './users.js';
+import { readUsersFile, userVarNames, type Credential } from './users.js';
 import { httpUrlProblem } from './values.js';
 
 /** Number of capture groups in a regex (an alternation with the empty string always matches ''). */
@@ -104,6 +104,13 @@ function compileStep(
   };
 }
 
+/** What the command line puts in place of the file's own (users from --user or --users). */
+export interface ScenarioOverrides {
+  readonly users?: readonly Credential[] | undefined;
+  /** Where `{{env.NAME}}` is read (default process.env). */
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
 /** The path of a step URL (no query, no origin). */
 export function pathOf(url: string): string {
   return url.split('?')[0]!.replace(/^https?:\/\/[^/]+/i, '') || '/';
@@ -113,17 +120,34 @@ export function pathOf(url: string): string {
  * Compiles a scenario file that the schema accepted (parseScenario checks it; a quick-mode scenario is
  * valid by construction). `baseDir` resolves relative users files.
  */
-export function compileScenario(file: ScenarioFile, baseDir: string, source: string): Scenario {
+export function compileScenario(file: ScenarioFile, baseDir: string, source: string, overrides: ScenarioOverrides = {}): Scenario {
   const issues: ConfigIssue[] = [];
   const usedVars: { name: string; path: string }[] = [];
   const loginRaw = file.login ?? [];
   const login = loginRaw.map((s, i) => compileStep(s, 'login', i, `login[${i}]`, issues, usedVars));
   const flow = file.flow.map((s, i) => compileStep(s, 'flow', loginRaw.length + i, `flow[${i}]`, issues, usedVars));
 
-  // Every {{variable}} must be a builtin or extracted by some step.
-  const known = new Set<string>(BUILTIN_VARS);
+  let users: Credential[] = [];
+  const entries = file.users === undefined ? [] : Array.isArray(file.users) ? file.users : [file.users];
+  entries.forEach((entry, i) => {
+    const p = Array.isArray(file.users) ? `users[${i}].file` : 'users.file';
+    if ('file' in entry) users = users.concat(readUsersFile(resolvePath(baseDir, entry.file), p, issues));
+    else users.push({ username: entry.username, password: String(entry.password) });
+  });
+  if (overrides.users !== undefined && overrides.users.length > 0) users = [...overrides.users];
+
+  // Every {{variable}} must be a builtin, a users-file column, an environment variable that is set, or
+  // extracted by some step.
+  const known = new Set<string>([...BUILTIN_VARS, ...userVarNames(users)]);
   for (const s of [...login, ...flow]) for (const e of s.extract) known.add(e.name);
+  const env: Record<string, string> = {};
   for (const u of usedVars) {
+    if (u.name.startsWith(ENV_PREFIX)) {
+      const value = (overrides.env ?? process.env)[u.name.slice(ENV_PREFIX.length)];
+      if (value === undefined) issues.push({ path: u.path, message: `{{${u.name}}}: the environment variable ${u.name.slice(ENV_PREFIX.length)} is not set` });
+      else env[u.name] = value;
+      continue;
+    }
     if (!known.has(u.name)) {
       issues.push({
         path: u.path,
@@ -139,14 +163,6 @@ export function compileScenario(file: ScenarioFile, baseDir: string, source: str
   }
   const lostStatus = new Set(file.session?.lostStatus ?? (hasLogin ? [401] : []));
   const lostBodyMatch = file.session?.lostBodyMatch ? new RegExp(file.session.lostBodyMatch) : null;
-
-  let users: Credential[] = [];
-  const entries = file.users === undefined ? [] : Array.isArray(file.users) ? file.users : [file.users];
-  entries.forEach((entry, i) => {
-    const p = Array.isArray(file.users) ? `users[${i}].file` : 'users.file';
-    if ('file' in entry) users = users.concat(readUsersFile(resolvePath(baseDir, entry.file), p, issues));
-    else users.push({ username: entry.username, password: String(entry.password) });
-  });
 
   if (file.target !== undefined) {
     const bad = httpUrlProblem(file.target);
@@ -169,6 +185,7 @@ export function compileScenario(file: ScenarioFile, baseDir: string, source: str
     flow,
     thinkMs: durationMs(file.think),
     thresholds,
+    env,
   });
 }
 

@@ -1,6 +1,7 @@
 /**
- * Durations as users write them for load tools: `500ms`, `30s`, `2m`, `1h`, `1m30s`, or a bare number of
- * milliseconds. Parsed once at start-up, never on the hot path.
+ * Durations as users write them for load tools: `500ms`, `30s`, `2m`, `1h`, `1m30s`. A text needs a unit
+ * (only `0` goes without); a number (a YAML or JSON number in a scenario file) is milliseconds. Parsed
+ * once at start-up, never on the hot path.
  */
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
@@ -9,7 +10,8 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
 export function parseDurationMs(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
   const s = text.trim();
-  if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s);
+  // A bare number has no unit (ab and wrk users mean seconds by `-d 10`); only 0 needs none.
+  if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s) === 0 ? 0 : undefined;
   if (s === '') return undefined;
   let total = 0;
   PART.lastIndex = 0;

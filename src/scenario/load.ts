@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { z as Z } from 'zod';
 import { ConfigError, formatPath, type ConfigIssue } from '../common/errors.js';
-import { compileScenario } from './compile.js';
+import { compileScenario, type ScenarioOverrides } from './compile.js';
 import { scenarioFileSchema } from './schema.js';
 import type { Scenario } from './types.js';
 
@@ -16,7 +16,7 @@ const requireCjs = createRequire(import.meta.url);
 const parseYaml = (text: string): unknown => (requireCjs('yaml') as typeof import('yaml')).parse(text);
 
 /** Validates and compiles parsed scenario data (from YAML, JSON or code). */
-export function parseScenario(data: unknown, source: string, baseDir = process.cwd()): Scenario {
+export function parseScenario(data: unknown, source: string, baseDir = process.cwd(), overrides: ScenarioOverrides = {}): Scenario {
   const parsed = scenarioFileSchema().safeParse(data);
   if (!parsed.success) {
     throw new ConfigError(
@@ -24,7 +24,7 @@ export function parseScenario(data: unknown, source: string, baseDir = process.c
       parsed.error.issues.flatMap((i) => flattenIssue(i)),
     );
   }
-  return compileScenario(parsed.data, baseDir, source);
+  return compileScenario(parsed.data, baseDir, source, overrides);
 }
 
 /**
@@ -48,7 +48,7 @@ function flattenIssue(issue: Z.core.$ZodIssue, base: readonly PropertyKey[] = []
 }
 
 /** Reads a YAML or JSON scenario file. Throws ConfigError (exit 2) naming every problem. */
-export function loadScenario(file: string): Scenario {
+export function loadScenario(file: string, overrides: ScenarioOverrides = {}): Scenario {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -62,5 +62,5 @@ export function loadScenario(file: string): Scenario {
   } catch (err) {
     throw new ConfigError(file, [{ path: '(file)', message: `not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}` }]);
   }
-  return parseScenario(data, file, dirname(resolvePath(file)));
+  return parseScenario(data, file, dirname(resolvePath(file)), overrides);
 }

@@ -7,6 +7,8 @@
 /** Variables every virtual user has. `password` is secret: never shown in results or logs. */
 export const BUILTIN_VARS = ['vu', 'iteration', 'username', 'password'] as const;
 export const SECRET_VARS: ReadonlySet<string> = new Set(['password']);
+/** `{{env.NAME}}`: the environment variable NAME, read when the scenario is compiled. */
+export const ENV_PREFIX = 'env.';
 
 export interface Template {
   /** The source text, for messages and for redacted display. */
@@ -41,7 +43,8 @@ export function compileTemplate(text: string): Template {
     constant: vars.length === 0 ? text : null,
     parts,
     vars,
-    usesSecret: vars.some((v) => SECRET_VARS.has(v)),
+    // `{{env.NAME}}` may hold a token: shown like a password, as its template.
+    usesSecret: vars.some((v) => SECRET_VARS.has(v) || v.startsWith(ENV_PREFIX)),
   };
 }
 

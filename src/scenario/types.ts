@@ -64,4 +64,6 @@ export interface Scenario {
   readonly flow: readonly Step[];
   readonly thinkMs: number | null;
   readonly thresholds: readonly Threshold[];
+  /** The environment variables the scenario uses, as `env.NAME` -> value (read at compile time). */
+  readonly env: Readonly<Record<string, string>>;
 }

@@ -1,75 +1,77 @@
 /**
  * Credentials for virtual users: from the scenario, `--user NAME:PASSWORD` flags or a CSV file with a
- * header row that names `username` and `password` columns (more columns are allowed and ignored).
+ * header row that names `username` and `password` columns. Every other column is a variable of the VU
+ * that uses that row (`{{team}}`). CSV is read by csv-parse (RFC 4180: quoted fields keep their spaces,
+ * commas and quotes).
  */
 import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
 import type { ConfigIssue } from '../common/errors.js';
 
 export interface Credential {
   readonly username: string;
   readonly password: string;
+  /** The row's other columns, by header name (CSV users only). */
+  readonly vars?: Readonly<Record<string, string>>;
 }
 
-/** Parses one CSV line with RFC 4180 quoting. */
-function parseCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quoted) {
-      if (ch === '"') {
-        if (line[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += ch;
-    } else if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') {
-      out.push(field);
-      field = '';
-    } else field += ch;
-  }
-  out.push(field);
-  return out.map((f) => f.trim());
-}
-
-/** Parses CSV text into credentials, adding problems to `issues` under `path`. */
-export function parseUsersCsv(text: string, path: string, issues: ConfigIssue[]): Credential[] {
+/** Parses CSV text into credentials, adding problems to `issues` under `where` (the file, as the user named it). */
+export function parseUsersCsv(text: string, where: string, issues: ConfigIssue[]): Credential[] {
   const issuesBefore = issues.length;
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length === 0) {
-    issues.push({ path, message: 'the users file is empty (expected a header row username,password)' });
+  let rows: string[][];
+  try {
+    rows = parse(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+  } catch (err) {
+    const e = err as Error & { lines?: number };
+    issues.push({ path: e.lines ? `${where} line ${e.lines}` : where, message: `not valid CSV: ${e.message}` });
     return [];
   }
-  const header = parseCsvLine(lines[0]!).map((h) => h.toLowerCase());
-  const u = header.indexOf('username');
-  const p = header.indexOf('password');
+  if (rows.length === 0) {
+    issues.push({ path: where, message: 'the users file is empty (expected a header row username,password)' });
+    return [];
+  }
+  const header = rows[0]!.map((h) => h.trim());
+  const lower = header.map((h) => h.toLowerCase());
+  const u = lower.indexOf('username');
+  const p = lower.indexOf('password');
   if (u < 0 || p < 0) {
-    issues.push({
-      path,
-      message: `the header row must name username and password columns, got "${lines[0]}"`,
-    });
+    issues.push({ path: where, message: `the header row must name username and password columns, got "${header.join(',')}"` });
     return [];
   }
+  const extra = header.map((h, i) => (i === u || i === p || h === '' ? null : h));
   const users: Credential[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const cols = parseCsvLine(lines[i]!);
+  for (let i = 1; i < rows.length; i++) {
+    const cols = rows[i]!;
     const username = cols[u];
     const password = cols[p];
     if (!username || password === undefined) {
-      issues.push({ path: `${path} line ${i + 1}`, message: 'missing username or password' });
+      issues.push({ path: `${where} line ${i + 1}`, message: 'missing username or password' });
       continue;
     }
-    users.push({ username, password });
+    const vars: Record<string, string> = {};
+    let any = false;
+    extra.forEach((name, j) => {
+      if (name !== null) {
+        vars[name] = cols[j] ?? '';
+        any = true;
+      }
+    });
+    users.push(any ? { username, password, vars } : { username, password });
   }
   if (users.length === 0 && issues.length === issuesBefore) {
-    issues.push({ path, message: 'the users file has a header row but no users' });
+    issues.push({ path: where, message: 'the users file has a header row but no users' });
   }
   return users;
 }
 
-/** Reads a users CSV file; unreadable files become an issue naming the path. */
+/** The column names a users file adds as variables. */
+export function userVarNames(users: readonly Credential[]): string[] {
+  const names = new Set<string>();
+  for (const u of users) for (const k of Object.keys(u.vars ?? {})) names.add(k);
+  return [...names];
+}
+
+/** Reads a users CSV file; `path` names where it was given (`--users`, `users.file`); problems name both. */
 export function readUsersFile(file: string, path: string, issues: ConfigIssue[]): Credential[] {
   let text: string;
   try {
@@ -79,7 +81,9 @@ export function readUsersFile(file: string, path: string, issues: ConfigIssue[])
     issues.push({ path, message: `cannot read users file "${file}" (${code})` });
     return [];
   }
-  return parseUsersCsv(text, path, issues);
+  const before = issues.length;
+  const users = parseUsersCsv(text, `${path} ${file}`, issues);
+  return issues.length > before ? [] : users;
 }
 
 /** Parses `--user NAME:PASSWORD`; the password may contain colons. */

@@ -7,7 +7,12 @@ import { parseDurationMs } from './duration.js';
 
 /** Why `value` is not a duration, or null. */
 export function durationProblem(value: string | number): string | null {
-  return parseDurationMs(value) === undefined ? `invalid duration "${value}" (use e.g. 500ms, 30s, 2m)` : null;
+  if (parseDurationMs(value) !== undefined) return null;
+  if (typeof value === 'string' && /^\s*\d+(?:\.\d+)?\s*$/.test(value)) {
+    const n = value.trim();
+    return `"${n}" has no unit: write ${n}s (seconds) or ${n}ms (milliseconds)`;
+  }
+  return `invalid duration "${value}" (use e.g. 500ms, 30s, 2m)`;
 }
 
 /** Why `status` is not an HTTP status, or null. */

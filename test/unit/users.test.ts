@@ -8,7 +8,8 @@ import { parseUserFlag, parseUsersCsv, readUsersFile, type Credential } from '..
 describe('parseUsersCsv: valid files', () => {
   it.each<[string, string, Credential[]]>([
     ['plain', 'username,password\nalice,a1\nbob,b2\n', [{ username: 'alice', password: 'a1' }, { username: 'bob', password: 'b2' }]],
-    ['extra columns, any order', 'id,password,role,username\n1,pw1,admin,alice\n2,pw2,user,bob', [{ username: 'alice', password: 'pw1' }, { username: 'bob', password: 'pw2' }]],
+    ['extra columns, any order, become variables', 'id,password,role,username\n1,pw1,admin,alice\n2,pw2,user,bob', [{ username: 'alice', password: 'pw1', vars: { id: '1', role: 'admin' } }, { username: 'bob', password: 'pw2', vars: { id: '2', role: 'user' } }]],
+    ['a quoted password keeps its spaces', 'username,password\n alice , "  two words  " ', [{ username: 'alice', password: '  two words  ' }]],
     ['header case-insensitive', 'UserName,PASSWORD\nalice,a1', [{ username: 'alice', password: 'a1' }]],
     ['quoted field with a comma', 'username,password\n"smith, john","p,w"', [{ username: 'smith, john', password: 'p,w' }]],
     ['doubled quotes', 'username,password\nalice,"say ""hi"""\n', [{ username: 'alice', password: 'say "hi"' }]],
