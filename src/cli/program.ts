@@ -24,6 +24,7 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--think <time>', 'pause between flow steps, e.g. 500ms (default 0)')
     .option('--timeout <time>', 'bound on each whole request: connect, headers and body (default 10s)')
     .addOption(new Option('--connections <mode>', 'per-vu (browser-like keep-alive), shared (one pool), new (a connection per request, like ab)').choices([...CONNECTION_MODES]).default(undefined))
+    .addOption(new Option('--http-client <client>', 'builtin (the fast HTTP/1.1 client) or undici (an escape hatch for a target the built-in client handles worse)').choices(['builtin', 'undici']).default(undefined))
     .option('--user <name:password>', 'credentials, repeatable; replace the scenario users', collect)
     .option('--users <file>', 'CSV file with a header row username,password; replaces the scenario users')
     .option('--served-by <header>', 'response header that names the backend (e.g. x-served-by)')

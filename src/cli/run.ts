@@ -30,6 +30,7 @@ export interface RunFlags {
   think?: string;
   timeout?: string;
   connections?: string;
+  httpClient?: string;
   user?: string[];
   users?: string;
   loginForm?: string;
@@ -77,6 +78,7 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   const timeoutMs = f.duration('--timeout', flags.timeout);
   if (timeoutMs === 0) f.add('--timeout', 'must be more than 0');
   const connections = f.oneOf('--connections', flags.connections, CONNECTION_MODES);
+  const httpClient = f.oneOf('--http-client', flags.httpClient, ['builtin', 'undici'] as const);
   const target = f.url('--target', flags.target);
   const rate = parseRate(f, flags.rate);
   const maxVus = f.int('--max-vus', flags.maxVus, 1, 1_000_000);
@@ -139,6 +141,7 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
       thinkMs,
       timeoutMs,
       connections,
+      httpClient,
       insecure: flags.insecure ?? false,
       rate: rate ?? null,
       maxVus: maxVus ?? null,

@@ -81,7 +81,7 @@ export async function runLocal(scenario: Scenario, opts: NormalisedOptions, slic
   const collector = new Collector(steps.map((s) => ({ name: s.name, phase: s.phase, method: s.method })), startMs);
   const control = new Control(slice.requests);
   const shared = prepareShared(scenario, base, collector, control, opts);
-  const transportOptions: TransportOptions = { mode: opts.connections, timeoutMs: opts.timeoutMs, insecure: opts.insecure, concurrency: slice.maxVus ?? slice.concurrency };
+  const transportOptions: TransportOptions = { mode: opts.connections, client: opts.httpClient, timeoutMs: opts.timeoutMs, insecure: opts.insecure, concurrency: slice.maxVus ?? slice.concurrency };
   const agent = createSharedAgent(transportOptions);
 
   let interrupted = false;

@@ -8,7 +8,7 @@ import type { Threshold } from '../metrics/thresholds.js';
 import type { RunResult } from '../result/schema.js';
 import type { Scenario } from '../scenario/types.js';
 import { httpUrlProblem } from '../scenario/values.js';
-import type { ConnectionMode } from './http/transport.js';
+import type { ConnectionMode, HttpClientChoice } from './http/transport.js';
 import { connectionLimitProblem } from './limits.js';
 
 export interface RunOptions {
@@ -24,6 +24,8 @@ export interface RunOptions {
   thinkMs?: number | undefined;
   timeoutMs?: number | undefined;
   connections?: ConnectionMode | undefined;
+  /** `undici`: an escape hatch that sends every request through undici instead of the built-in client. */
+  httpClient?: HttpClientChoice | undefined;
   insecure?: boolean | undefined;
   /** Open model: flow iterations started per second, whatever the responses. */
   rate?: number | null | undefined;
@@ -80,6 +82,7 @@ export function normaliseOptions(scenario: Scenario, o: RunOptions): NormalisedO
     thinkMs: o.thinkMs ?? scenario.thinkMs ?? 0,
     timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     connections: o.connections ?? 'per-vu',
+    httpClient: o.httpClient ?? 'builtin',
     rate,
     maxVus,
     // More workers than VUs would leave some idle.

@@ -7,6 +7,7 @@ import { VERSION } from '../common/version.js';
 import type { Step } from '../scenario/types.js';
 import { renderTemplate, type Vars } from '../scenario/template.js';
 import type { H1Connection } from './http/h1/connection.js';
+import { ACCEPT_ENCODING } from './http/content-encoding.js';
 import { buildRequestHead, SPECIAL_REQUEST_HEADERS, type RequestHead } from './http/request-head.js';
 import type { ResolvedUrl } from './url.js';
 import type { VuShared } from './vu-shared.js';
@@ -122,7 +123,9 @@ export class RequestBuilder {
     const ownOrigin = url.origin === stepOrigin;
     let hasUa = false;
     let hasAuth = false;
+    let hasAcceptEncoding = false;
     for (const [k, t] of step.headers) {
+      if (k === 'accept-encoding') hasAcceptEncoding = true;
       if (k === 'authorization' || k === 'proxy-authorization') {
         hasAuth = true;
         if (!ownOrigin) continue;
@@ -133,6 +136,7 @@ export class RequestBuilder {
     const basic = this.shared.base.authorization;
     if (basic !== null && !hasAuth && url.origin === this.shared.base.origin) headers.push('authorization', basic);
     if (!hasUa) headers.push('user-agent', USER_AGENT);
+    if (!hasAcceptEncoding) headers.push('accept-encoding', ACCEPT_ENCODING);
     if (contentType !== null && !step.headers.some(([k]) => k === 'content-type')) headers.push('content-type', contentType);
     if (cookie !== null) headers.push('cookie', cookie);
     return headers;

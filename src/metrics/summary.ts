@@ -59,6 +59,7 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       thinkMs: options.thinkMs,
       timeoutMs: options.timeoutMs,
       connections: options.connections,
+      httpClient: options.httpClient,
       rate: options.rate,
       maxVus: options.maxVus,
       workers: options.workers,

@@ -95,6 +95,8 @@ export const RunOptionsSchema = z.object({
   thinkMs: z.number().nonnegative(),
   timeoutMs: z.number().positive(),
   connections: z.enum(['per-vu', 'shared', 'new']),
+  /** Which HTTP/1.1 client carried the VUs' own connections: the built-in one, or undici for everything. */
+  httpClient: z.enum(['builtin', 'undici']).default('builtin'),
   /** Open model: iterations started per second (null = closed model). */
   rate: z.number().positive().nullable(),
   maxVus: z.number().int().positive().nullable(),

@@ -80,6 +80,7 @@ export function fakeResult(over: FakeOverrides = {}): RunResult {
       thinkMs: 0,
       timeoutMs: 10_000,
       connections: 'per-vu',
+      httpClient: 'builtin',
       rate: null,
       maxVus: null,
       workers: 1,

@@ -113,7 +113,7 @@ async function viaUndici(origin: string, reqs: Sent[], timeoutMs = 5000): Promis
 }
 
 async function viaBuiltIn(origin: string, reqs: Sent[], timeoutMs = 5000): Promise<Record<string, unknown>[]> {
-  const t = new Transport({ mode: 'per-vu', timeoutMs, insecure: false, concurrency: 1 }, null);
+  const t = new Transport({ mode: 'per-vu', timeoutMs, insecure: false, concurrency: 1, client: 'builtin' }, null);
   open.push(() => t.close(true));
   const conn = t.connectionFor(origin)!;
   const out: Record<string, unknown>[] = [];
@@ -244,7 +244,7 @@ describe('built-in HTTP/1.1 client = undici Client (pipelining 1)', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     open.push(() => new Promise((resolve) => server.close(() => resolve())));
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const t = new Transport({ mode: 'per-vu', timeoutMs: 5000, insecure: false, concurrency: 1 }, null);
+    const t = new Transport({ mode: 'per-vu', timeoutMs: 5000, insecure: false, concurrency: 1, client: 'builtin' }, null);
     open.push(() => t.close(true));
     const conn = t.connectionFor(origin)!;
     const ex = new Exchange();
@@ -272,7 +272,7 @@ describe('built-in HTTP/1.1 client = undici Client (pipelining 1)', () => {
   });
 
   it('rejects what undici rejects before sending', async () => {
-    const t = new Transport({ mode: 'per-vu', timeoutMs: 5000, insecure: false, concurrency: 1 }, null);
+    const t = new Transport({ mode: 'per-vu', timeoutMs: 5000, insecure: false, concurrency: 1, client: 'builtin' }, null);
     const conn = t.connectionFor('http://127.0.0.1:1')!;
     expect((buildRequestHead(conn.hostHeader, 'GET', '/a b', [], null) as Error).message).toBe('invalid request path');
     expect((buildRequestHead(conn.hostHeader, 'GET', '/', ['x-a', 'bad\r\nvalue'], null) as Error).message).toBe('invalid x-a header');
@@ -281,11 +281,11 @@ describe('built-in HTTP/1.1 client = undici Client (pipelining 1)', () => {
   });
 
   it('only plain http: origins in per-vu mode use the built-in client', () => {
-    const perVu = new Transport({ mode: 'per-vu', timeoutMs: 1000, insecure: false, concurrency: 1 }, null);
+    const perVu = new Transport({ mode: 'per-vu', timeoutMs: 1000, insecure: false, concurrency: 1, client: 'builtin' }, null);
     expect(perVu.connectionFor('http://a.test')).not.toBeNull();
     expect(perVu.connectionFor('https://a.test')).toBeNull();
-    expect(new Transport({ mode: 'shared', timeoutMs: 1000, insecure: false, concurrency: 1 }, null).connectionFor('http://a.test')).toBeNull();
-    expect(new Transport({ mode: 'new', timeoutMs: 1000, insecure: false, concurrency: 1 }, null).connectionFor('http://a.test')).toBeNull();
+    expect(new Transport({ mode: 'shared', timeoutMs: 1000, insecure: false, concurrency: 1, client: 'builtin' }, null).connectionFor('http://a.test')).toBeNull();
+    expect(new Transport({ mode: 'new', timeoutMs: 1000, insecure: false, concurrency: 1, client: 'builtin' }, null).connectionFor('http://a.test')).toBeNull();
   });
 });
 

@@ -265,6 +265,7 @@ describe('toRunResult', () => {
       thinkMs: 0,
       timeoutMs: 10_000,
       connections: 'per-vu',
+      httpClient: 'builtin',
       rate: null,
       maxVus: null,
       workers: 1,

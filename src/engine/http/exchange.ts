@@ -7,7 +7,8 @@
 import type { Dispatcher } from 'undici';
 import { asString, bytesAre, headerNameIs } from './bytes.js';
 import type { H1Connection } from './h1/connection.js';
-import { H_LOCATION, H_SET_COOKIE, type ResponseSink } from './h1/head.js';
+import { decodeBody } from './content-encoding.js';
+import { H_CONTENT_ENCODING, H_LOCATION, H_SET_COOKIE, type ResponseSink } from './h1/head.js';
 import { unwatchTimeouts, watchTimeouts, type TimeoutWatched } from './h1/scheduling.js';
 import { headersTimeout, responseTimeout } from './errors.js';
 import type { RequestHead } from './request-head.js';
@@ -34,6 +35,8 @@ const NO_CAPTURES: (string | null)[] = [];
 export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, TimeoutWatched {
   status = 0;
   location: string | null = null;
+  /** The response's Content-Encoding, when it has one (a kept body is decoded by it). */
+  contentEncoding: string | null = null;
   setCookies: string[] | null = null;
   servedBy: string | null = null;
   captured: (string | null)[] = NO_CAPTURES;
@@ -69,6 +72,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
   private begin(req: ExchangeRequest, conn: H1Connection | null, onDone: () => void, deferDone: boolean): void {
     this.status = 0;
     this.location = null;
+    this.contentEncoding = null;
     this.setCookies = null;
     this.servedBy = null;
     if (req.captureHeaders.length > 0) this.captured = req.captureHeaders.map(() => null);
@@ -170,7 +174,10 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
       if (len === 10 && headerNameIs(name, 'set-cookie')) {
         (this.setCookies ??= []).push(asString(value));
       } else if (len === 8 && headerNameIs(name, 'location')) {
-        this.location = asString(value);
+        // Raw UTF-8 in a Location (it happens) is read as UTF-8, so that URL parsing percent-encodes it.
+        this.location = typeof value === 'string' ? value : value.toString('utf8');
+      } else if (len === 16 && headerNameIs(name, 'content-encoding')) {
+        this.contentEncoding = asString(value);
       } else if (req.servedByHeader !== null && headerNameIs(name, req.servedByHeader)) {
         this.servedBy = asString(value);
       }
@@ -202,7 +209,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
     if (kind === H_SET_COOKIE) {
       (this.setCookies ??= []).push(buf.toString('latin1', vs, ve));
     } else if (kind === H_LOCATION) {
-      this.location = buf.toString('latin1', vs, ve);
+      this.location = buf.toString('utf8', vs, ve);
+    } else if (kind === H_CONTENT_ENCODING) {
+      this.contentEncoding = buf.toString('latin1', vs, ve);
     } else if (req.servedByHeader !== null && bytesAre(buf, ns, ne, req.servedByHeader)) {
       this.servedBy = buf.toString('latin1', vs, ve);
     }
@@ -243,7 +252,18 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
     const chunks = this.chunks;
     if (chunks !== null) {
       const b = this.sliceBuf;
-      if (b !== null && chunks.length === 0) this.body = b.toString('utf8', this.sliceStart, this.sliceEnd);
+      if (this.contentEncoding !== null) {
+        this.h1Flush();
+        const decoded = decodeBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), this.contentEncoding);
+        this.chunks = null;
+        this.sliceBuf = null;
+        if (decoded instanceof Error) {
+          this.error = decoded;
+          this.finish();
+          return;
+        }
+        this.body = decoded;
+      } else if (b !== null && chunks.length === 0) this.body = b.toString('utf8', this.sliceStart, this.sliceEnd);
       else {
         this.h1Flush();
         this.body = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');

@@ -16,6 +16,8 @@ import { H1Connection } from './h1/connection.js';
 import type { RequestHead } from './request-head.js';
 
 export type ConnectionMode = 'per-vu' | 'shared' | 'new';
+/** The client of the VUs' own connections: the built-in HTTP/1.1 client, or undici (the escape hatch). */
+export type HttpClientChoice = 'builtin' | 'undici';
 
 export interface TransportOptions {
   mode: ConnectionMode;
@@ -25,6 +27,7 @@ export interface TransportOptions {
   insecure: boolean;
   /** Upper bound of connections per origin for the shared pool. */
   concurrency: number;
+  client: HttpClientChoice;
 }
 
 /**
@@ -116,7 +119,7 @@ export class Transport {
    * {@link dispatcherFor} (a shared pool, a connection per request, or not plain `http:`).
    */
   connectionFor(origin: string): H1Connection | null {
-    if (this.options.mode !== 'per-vu') return null;
+    if (this.options.mode !== 'per-vu' || this.options.client === 'undici') return null;
     const c = this.conn;
     if (c !== null && c.origin === origin) return c;
     if (!origin.startsWith('http://')) return null;

@@ -11,6 +11,7 @@ import { TCHAR } from '../request-head.js';
 export const H_OTHER = 0;
 export const H_SET_COOKIE = 1;
 export const H_LOCATION = 2;
+export const H_CONTENT_ENCODING = 3;
 
 /** Where a parsed response goes. Called synchronously while the parser runs. */
 export interface ResponseSink {
@@ -18,7 +19,8 @@ export interface ResponseSink {
   onResponseHead(status: number): void;
   /**
    * One header of that head: name `[ns, ne)`, value `[vs, ve)` of `buf` (leading white space skipped,
-   * as llhttp does), `kind` one of H_OTHER, H_SET_COOKIE, H_LOCATION. Valid until the parser returns.
+   * as llhttp does), `kind` one of H_OTHER, H_SET_COOKIE, H_LOCATION, H_CONTENT_ENCODING. Valid until
+   * the parser returns.
    */
   onResponseHeader(buf: Buffer, ns: number, ne: number, vs: number, ve: number, kind: number): void;
   /** Body bytes `[start, end)` of `buf`, decoded from the framing (no chunk sizes). Valid until the parser returns. */
@@ -64,6 +66,7 @@ const HASH_CONNECTION = nameHash('connection');
 const HASH_KEEP_ALIVE = nameHash('keep-alive');
 const HASH_SET_COOKIE = nameHash('set-cookie');
 const HASH_LOCATION = nameHash('location');
+const HASH_CONTENT_ENCODING = nameHash('content-encoding');
 
 const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
 
@@ -187,6 +190,7 @@ export function parseResponseHead(sink: ResponseSink, d: Buffer, start: number, 
         keepAliveHintMs = keepAliveTimeoutMs(d, vs, ve);
       } else if (h === HASH_SET_COOKIE && bytesAre(d, p, c, 'set-cookie')) kind = H_SET_COOKIE;
     } else if (nameLen === 8 && h === HASH_LOCATION && bytesAre(d, p, c, 'location')) kind = H_LOCATION;
+    else if (nameLen === 16 && h === HASH_CONTENT_ENCODING && bytesAre(d, p, c, 'content-encoding')) kind = H_CONTENT_ENCODING;
     if (nFields + 5 > fields.length) {
       const grown = new Int32Array(fields.length * 2);
       grown.set(fields);
