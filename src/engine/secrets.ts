@@ -46,14 +46,23 @@ export function redactText(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** A copy of `value` (JSON data) with every secret in every string replaced; keys are kept. */
+/** A copy of `value` (JSON data) with every secret in every string, keys included, replaced. */
 export function redactDeep<T>(value: T, secrets: readonly string[]): T {
   if (secrets.length === 0) return value;
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return redactText(v, secrets);
     if (Array.isArray(v)) return v.map(walk);
-    // Encoded histograms are base64 that no secret is in, and must stay byte for byte.
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'hdr' ? x : walk(x)]));
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        // Encoded histograms are base64 that no secret is in, and must stay byte for byte. Keys are
+        // redacted too (failure reasons are keys); counts under keys that become equal are added.
+        const key = redactText(k, secrets);
+        const value = k === 'hdr' ? x : walk(x);
+        out[key] = key !== k && typeof out[key] === 'number' && typeof value === 'number' ? (out[key] as number) + value : value;
+      }
+      return out;
+    }
     return v;
   };
   return walk(value) as T;

@@ -10,6 +10,20 @@ import { createLatencyHistogram, encodeHistogram, mergeEncoded, percentileMs, ty
 
 /** Loss events kept in a result; counts stay exact beyond it. */
 export const MAX_LOSS_EVENTS = 200;
+/** Distinct login-failure reasons kept; further ones are counted together under MORE_REASONS. */
+export const MAX_REASONS = 20;
+export const MORE_REASONS = '(other reasons)';
+
+function countReason(into: Map<string, number>, reason: string, n = 1): void {
+  const key = into.has(reason) || into.size < MAX_REASONS ? reason : MORE_REASONS;
+  into.set(key, (into.get(key) ?? 0) + n);
+}
+
+function mergeReasons(parts: readonly Record<string, number>[]): Record<string, number> {
+  const out = new Map<string, number>();
+  for (const p of parts) for (const [k, n] of Object.entries(p)) countReason(out, k, n);
+  return Object.fromEntries(out);
+}
 
 export interface StepMeta {
   readonly name: string;
@@ -97,6 +111,8 @@ export interface MetricsSnapshot {
   logins: number;
   loginFailures: number;
   lastLoginFailure: string | null;
+  /** Why logins failed: reason -> count (a few distinct reasons; the rest under MORE_REASONS). */
+  loginFailureReasons: Record<string, number>;
   losses: number;
   flowRequests: number;
   flowRequestsKept: number;
@@ -125,6 +141,7 @@ export class Collector {
   logins = 0;
   loginFailures = 0;
   lastLoginFailure: string | null = null;
+  private readonly loginFailureReasons = new Map<string, number>();
   lastError: string | null = null;
   losses = 0;
   flowRequests = 0;
@@ -204,7 +221,10 @@ export class Collector {
     if (ok) this.logins++;
     else {
       this.loginFailures++;
-      if (failureReason !== undefined) this.lastLoginFailure = failureReason;
+      if (failureReason !== undefined) {
+        this.lastLoginFailure = failureReason;
+        countReason(this.loginFailureReasons, failureReason);
+      }
     }
   }
 
@@ -277,6 +297,7 @@ export class Collector {
       logins: this.logins,
       loginFailures: this.loginFailures,
       lastLoginFailure: this.lastLoginFailure,
+      loginFailureReasons: Object.fromEntries(this.loginFailureReasons),
       losses: this.losses,
       flowRequests: this.flowRequests,
       flowRequestsKept: this.flowRequestsKept,
@@ -341,6 +362,7 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
     logins: sum((p) => p.logins),
     loginFailures: sum((p) => p.loginFailures),
     lastLoginFailure: parts.map((p) => p.lastLoginFailure).find((x) => x !== null) ?? null,
+    loginFailureReasons: mergeReasons(parts.map((p) => p.loginFailureReasons)),
     losses: sum((p) => p.losses),
     flowRequests: sum((p) => p.flowRequests),
     flowRequestsKept: sum((p) => p.flowRequestsKept),

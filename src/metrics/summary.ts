@@ -83,6 +83,7 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       flowIterationsKept: s.flowIterationsKept,
       logins: s.logins,
       loginFailures: s.loginFailures,
+      loginFailureReasons: s.loginFailureReasons,
       losses: s.losses,
       lossEvents: s.lossEvents,
       lossEventsDropped: s.lossEventsDropped,

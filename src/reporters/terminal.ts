@@ -151,6 +151,9 @@ function sessionBlock(r: RunResult, s: Style, maxLossEvents: number): string {
   const lines = [s.bold('Session')];
   const loginFailures = ss.loginFailures > 0 ? s.red(`${ss.loginFailures} failed`) : '0 failed';
   lines.push(field('Logins', `${ss.logins} (${loginFailures})`));
+  const reasons = Object.entries(ss.loginFailureReasons).sort((a, b) => b[1] - a[1]);
+  for (const [reason, n] of reasons.slice(0, 3)) lines.push(`   ${s.red(`${n} x`)} ${reason}`);
+  if (reasons.length > 3) lines.push(`   (${reasons.length - 3} more reasons in the JSON result)`);
   lines.push(field('Session losses', ss.losses > 0 ? s.red(String(ss.losses)) : String(ss.losses)));
 
   const retentionLine = (label: string, ratio: number | null, none: string, detail: string): string =>

@@ -153,6 +153,8 @@ export const RunResultSchema = z.object({
     flowIterationsKept: z.number().int().nonnegative(),
     logins: z.number().int().nonnegative(),
     loginFailures: z.number().int().nonnegative(),
+    /** Why logins failed (the step and what was wrong: status, a missing field, the login form again), with counts. */
+    loginFailureReasons: Counts.default({}),
     losses: z.number().int().nonnegative(),
     lossEvents: z.array(LossEventSchema),
     /** Loss events not kept because of the cap (counts stay exact). */

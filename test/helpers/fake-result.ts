@@ -112,6 +112,7 @@ export function fakeResult(over: FakeOverrides = {}): RunResult {
       flowIterationsKept: 100,
       logins: 100,
       loginFailures: 0,
+      loginFailureReasons: {},
       losses: 0,
       lossEvents: [],
       lossEventsDropped: 0,

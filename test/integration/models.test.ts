@@ -22,8 +22,9 @@ describe('open model (--rate)', () => {
     expect(scheduled).toBeGreaterThanOrEqual(392);
     expect(scheduled).toBeLessThanOrEqual(404);
     expect(result.requests.total).toBe(s.count);
-    // On a machine this test can run on, the generator keeps up with 200/s.
-    expect(result.droppedIterations).toBeLessThan(40);
+    // On a machine this test can run on, the generator keeps up with 200/s (most of the time: loaded
+    // CI machines stall the timers, so the bound is generous).
+    expect(result.droppedIterations).toBeLessThan(120);
     expect(result.options.rate).toBe(200);
   });
 

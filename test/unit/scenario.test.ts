@@ -420,7 +420,7 @@ describe('buildQuickScenario', () => {
 
   it('without a login form: plain GETs of the URL', () => {
     const file = buildQuickScenario({ url: 'http://h.test:8080/app' });
-    expect(file).toEqual({ name: 'GET http://h.test:8080/app', target: 'http://h.test:8080/app', flow: [{ get: 'http://h.test:8080/app' }] });
+    expect(file).toEqual({ name: 'GET http://h.test:8080/app', target: 'http://h.test:8080/app', flow: [{ get: 'http://h.test:8080/app', name: 'GET http://h.test:8080/app' }] });
     const s = parseScenario(file, 'quick');
     expect(s.login).toEqual([]);
     expect(s.session.loginPath).toBeNull();
@@ -431,9 +431,11 @@ describe('buildQuickScenario', () => {
   });
 
   it('with navigation paths', () => {
-    const file = buildQuickScenario({ url: 'http://h.test', nav: ['/a', '/b/{{vu}}'] });
+    // Paths are relative to the URL, as in a browser: /a from the origin, c from the URL's folder.
+    const file = buildQuickScenario({ url: 'http://h.test/app/page', nav: ['/a', '/b/{{vu}}', 'c'] });
     const s = parseScenario(file, 'quick');
-    expect(s.flow.map((st) => st.url.source)).toEqual(['/a', '/b/{{vu}}']);
+    expect(s.flow.map((st) => st.url.source)).toEqual(['http://h.test/a', 'http://h.test/b/{{vu}}', 'http://h.test/app/c']);
+    expect(s.flow.map((st) => st.name)).toEqual(['GET /a', 'GET /b/{{vu}}', 'GET c']);
   });
 
   it('with a login form: GET the form, POST it with hidden inputs, no redirect following', () => {
@@ -445,7 +447,8 @@ describe('buildQuickScenario', () => {
     });
     const s = parseScenario({ ...file, users }, 'quick');
     expect(s.users).toEqual(users);
-    expect(s.login.map((st) => `${st.method} ${st.url.source}`)).toEqual(['GET /login', 'POST /login']);
+    expect(s.login.map((st) => st.name)).toEqual(['GET /login', 'POST /login']);
+    expect(s.login.map((st) => `${st.method} ${st.url.source}`)).toEqual(['GET http://h.test/login', 'POST http://h.test/login']);
     const post = s.login[1]!;
     expect(post.hiddenInputs).toBe(true);
     expect(post.followRedirects).toBe(false);
@@ -453,14 +456,22 @@ describe('buildQuickScenario', () => {
       ['username', '{{username}}'],
       ['password', '{{password}}'],
     ]);
-    expect(s.flow.map((st) => [st.index, st.url.source])).toEqual([[2, '/home'], [3, '/owners']]);
+    expect(s.flow.map((st) => [st.index, st.url.source])).toEqual([[2, 'http://h.test/home'], [3, 'http://h.test/owners']]);
     expect(s.session.loginPath).toBe('/login');
     expect([...s.session.lostStatus]).toEqual([401]);
     expect(s.session.servedByHeader).toBe('x-backend');
-    expect(s.session.lostBodyMatch!.source).toBe(new RegExp(PASSWORD_INPUT_PATTERN).source);
-    expect(s.session.lostBodyMatch!.test('<form><input type="password" name="pw"></form>')).toBe(true);
-    expect(s.session.lostBodyMatch!.test("<input name=pw type='password'>")).toBe(true);
-    expect(s.session.lostBodyMatch!.test('<input type="text" name="q">')).toBe(false);
+    const lost = s.session.lostBodyMatch!;
+    // The login form: posted to /login (or to the page itself, having no action), with a password field.
+    expect(lost.test('<form><input type="password" name="pw"></form>')).toBe(true);
+    expect(lost.test('<form method=post action=/login><input name=pw type=\'password\'></form>')).toBe(true);
+    expect(lost.test('<form action="https://h.test/login?next=/"><p><input type="password"></form>')).toBe(true);
+    expect(lost.test('<form action="login"><input type="password"></form>')).toBe(true);
+    // Logged-in pages with password fields are not the login form.
+    expect(lost.test('<form action="/account/password"><input type="password" name="old"></form>')).toBe(false);
+    expect(lost.test('<form action="/admin/users/add"><input type="password"></form>')).toBe(false);
+    expect(lost.test('<form action="/login-help"><input type="text"></form><form action="/x"><input type="password"></form>')).toBe(false);
+    expect(lost.test('<input type="text" name="q">')).toBe(false);
+    expect(new RegExp(PASSWORD_INPUT_PATTERN).test('<input type="password">')).toBe(true);
   });
 
   it('with a login action URL and custom field names', () => {
@@ -474,7 +485,7 @@ describe('buildQuickScenario', () => {
     const s = parseScenario({ ...file, users }, 'quick');
     expect(s.session.loginPath).toBe('/app/signin');
     expect(s.session.servedByHeader).toBeNull();
-    expect(s.login[1]!.url.source).toBe('/app/do-login');
+    expect(s.login[1]!.url.source).toBe('http://h.test/app/do-login');
     const body = s.login[1]!.body;
     expect(body.kind === 'form' && body.fields.map(([k]) => k)).toEqual(['j_username', 'j_password']);
     expect(s.flow.map((st) => st.url.source)).toEqual(['http://h.test/app/']);

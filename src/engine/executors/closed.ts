@@ -23,15 +23,20 @@ export function startClosedModel(config: ClosedModelConfig, ctx: ExecutorContext
     }
     running.push(
       new Promise<void>((resolve) => {
+        // A VU that has not started yet ends with the run; one that has started ends when its last
+        // request does (the stop must not resolve it while a request is in flight: the grace period
+        // would be skipped and that request cut).
+        const notStarted = (): void => {
+          clearTimeout(t);
+          resolve();
+        };
         const t = setTimeout(() => {
+          control.signal.removeEventListener('abort', notStarted);
           if (control.stopped) resolve();
           else vu.run().then(resolve, resolve);
         }, delay);
         timers.push(t);
-        control.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
+        control.signal.addEventListener('abort', notStarted, { once: true });
       }),
     );
   }
