@@ -28,6 +28,8 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--user <name:password>', 'credentials, repeatable; replace the scenario users', collect)
     .option('--users <file>', 'CSV file with a header row username,password; replaces the scenario users')
     .option('--served-by <header>', 'response header that names the backend (e.g. x-served-by)')
+    .addOption(new Option('--relogin <policy>', 'cookies kept when a VU logs in again after a loss: clear-session (drop what the login set, keep affinity cookies; default), keep, fresh').choices(['clear-session', 'keep', 'fresh']).default(undefined))
+    .option('--keep-cookie <name>', "a cookie a re-login never drops (a load balancer's affinity cookie), repeatable", collect)
     .option('--rate <n>', 'open model: flow iterations started per second (e.g. 200 or 200/s), whatever the responses')
     .option('--max-vus <n>', 'open model: most virtual users at once (default: --concurrency)')
     .option('--workers <n>', 'worker threads sharing the virtual users, or auto (= cores - 1); default 1')

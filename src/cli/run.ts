@@ -15,7 +15,7 @@ import { type RunOptions } from '../engine/options.js';
 import { buildQuickScenario } from '../scenario/quick.js';
 import { compileScenario, parseThresholds } from '../scenario/compile.js';
 import { loadScenario } from '../scenario/load.js';
-import { type Scenario } from '../scenario/types.js';
+import { RELOGIN_POLICIES, type Scenario } from '../scenario/types.js';
 import { parseUserFlag, readUsersFile, type Credential } from '../scenario/users.js';
 import { FlagIssues } from './flags.js';
 import type { Io } from './io.js';
@@ -39,6 +39,8 @@ export interface RunFlags {
   passwordField?: string;
   nav?: string[];
   servedBy?: string;
+  relogin?: string;
+  keepCookie?: string[];
   label?: string;
   json?: string;
   rate?: string;
@@ -79,6 +81,7 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   if (timeoutMs === 0) f.add('--timeout', 'must be more than 0');
   const connections = f.oneOf('--connections', flags.connections, CONNECTION_MODES);
   const httpClient = f.oneOf('--http-client', flags.httpClient, ['builtin', 'undici'] as const);
+  const relogin = f.oneOf('--relogin', flags.relogin, RELOGIN_POLICIES);
   const target = f.url('--target', flags.target);
   const rate = parseRate(f, flags.rate);
   const maxVus = f.int('--max-vus', flags.maxVus, 1, 1_000_000);
@@ -118,7 +121,7 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
       }
       f.throwIfAny();
       // Built from flags, so of the file schema's shape by construction: compiled without the schema
-      // pass (zod is not loaded for a quick run; see zod.ts). compileScenario still checks the values.
+      // pass (zod is not loaded for a quick run; see common/zod.ts).
       scenario = compileScenario(file, process.cwd(), 'command line', { users });
     }
   } else {
@@ -128,6 +131,13 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
     f.throwIfAny();
     scenario = loadScenario(positional, { users });
     if (flags.servedBy) scenario = { ...scenario, session: { ...scenario.session, servedByHeader: flags.servedBy.toLowerCase() } };
+  }
+  if (scenario !== undefined && (relogin !== undefined || flags.keepCookie !== undefined)) {
+    const session = scenario.session;
+    scenario = {
+      ...scenario,
+      session: { ...session, relogin: relogin ?? session.relogin, keepCookies: new Set([...session.keepCookies, ...(flags.keepCookie ?? [])]) },
+    };
   }
   f.throwIfAny();
   return {

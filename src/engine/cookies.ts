@@ -72,6 +72,23 @@ export class VuCookieJar {
     return header;
   }
 
+  /** Removes every cookie whose name `drop` says, on every domain and path (a re-login's clean slate). */
+  forget(drop: (name: string) => boolean): void {
+    const jar = this.jar;
+    if (jar === null) return;
+    for (const c of jar.serializeSync()?.cookies ?? []) {
+      // The memory store removes synchronously (its promise is already settled).
+      if (typeof c.key === 'string' && drop(c.key) && typeof c.domain === 'string' && typeof c.path === 'string') void jar.store.removeCookie(c.domain, c.path, c.key);
+    }
+    if (this.cache !== null) this.cache.length = 0;
+  }
+
+  /** Empties the jar. */
+  clear(): void {
+    this.jar = null;
+    this.cache = null;
+  }
+
   /** Every cookie name in the jar, for tests and diagnostics. */
   names(url: string): string[] {
     return this.jar === null ? [] : this.jar.getCookiesSync(url).map((c) => c.key);

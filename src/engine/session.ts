@@ -17,6 +17,14 @@ export function loginPathsFor(rules: SessionRules, base: TargetBase): readonly s
   return [...paths];
 }
 
+/** Load balancers' affinity cookies (AWS ALB/ELB, HAProxy, nginx ingress, Traefik, Cloudflare, F5). */
+const AFFINITY_COOKIES: ReadonlySet<string> = new Set(['AWSALB', 'AWSALBCORS', 'AWSALBTG', 'AWSALBTGCORS', 'AWSELB', 'SERVERID', 'route', 'INGRESSCOOKIE', '__cflb', 'sticky']);
+
+/** True for a cookie that pins a user to a backend rather than holding the session. */
+export function isAffinityCookie(name: string, keep: ReadonlySet<string>): boolean {
+  return keep.has(name) || AFFINITY_COOKIES.has(name) || name.startsWith('BIGipServer');
+}
+
 /** True when `pathname` (no query) is a login page path. */
 export function isLoginPath(pathname: string, loginPaths: readonly string[]): boolean {
   for (let i = 0; i < loginPaths.length; i++) {

@@ -15,7 +15,7 @@ import type { H1Connection } from './http/h1/connection.js';
 import type { RequestHead } from './http/request-head.js';
 import type { OutgoingRequest, Transport } from './http/transport.js';
 import { RequestBuilder, type Payload } from './request-builder.js';
-import { isLoginPath, lossInResponse, type LossReason } from './session.js';
+import { isAffinityCookie, isLoginPath, lossInResponse, type LossReason } from './session.js';
 import { fromUrl, resolveStepUrl, type ResolvedUrl } from './url.js';
 import type { VuShared } from './vu-shared.js';
 
@@ -75,6 +75,8 @@ export class StepRunner implements OutgoingRequest {
   private loginBackend: string | null = null;
   private lastBackend: string | null = null;
   private hidden: [string, string][] = [];
+  /** Names of the cookies the login steps set (what `clear-session` drops before logging in again). */
+  private loginCookies: Set<string> | null = null;
   private stoppedByAbort = false;
   // The step being sent: what a redirect hop carries over.
   private step: Step | null = null;
@@ -116,6 +118,16 @@ export class StepRunner implements OutgoingRequest {
   /** The login just completed: losses from now on are attributed to the backend that served it. */
   loggedIn(): void {
     this.loginBackend = this.lastBackend;
+  }
+
+  /** The session was lost: clear the jar as the scenario's re-login policy says, before logging in again. */
+  afterLoss(): void {
+    const { relogin, keepCookies } = this.shared.scenario.session;
+    if (relogin === 'fresh') this.jar.clear();
+    else if (relogin === 'clear-session' && this.loginCookies !== null) {
+      const set = this.loginCookies;
+      this.jar.forget((name) => set.has(name) && !isAffinityCookie(name, keepCookies));
+    }
   }
 
   /** Aborts the request in flight; it will not be recorded. */
@@ -206,7 +218,10 @@ export class StepRunner implements OutgoingRequest {
       this.failureReason = `${step.name}: invalid status ${status}`;
       return Outcome.NoResponse;
     }
-    if (ex.setCookies !== null) this.jar.store(ex.setCookies, url.href);
+    if (ex.setCookies !== null) {
+      this.jar.store(ex.setCookies, url.href);
+      if (step.phase === 'login') for (const c of ex.setCookies) (this.loginCookies ??= new Set()).add(c.slice(0, c.indexOf('=')).trim());
+    }
     if (ex.servedBy !== null) this.lastBackend = ex.servedBy;
 
     if (status >= 300 && status < 400 && ex.location !== null) {

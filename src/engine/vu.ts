@@ -131,6 +131,7 @@ export class VirtualUser implements StepOwner {
     if (r !== Outcome.NoResponse) collector.recordFlowRequest(r !== Outcome.Lost);
     if (r === Outcome.Lost) {
       this.loggedIn = false;
+      this.steps.afterLoss();
       collector.recordIteration(false);
       return this.endIteration(r);
     }

@@ -179,6 +179,8 @@ export function compileScenario(file: ScenarioFile, baseDir: string, source: str
       lostStatus,
       lostBodyMatch,
       servedByHeader: file.session?.servedByHeader?.toLowerCase() ?? null,
+      relogin: file.session?.relogin ?? 'clear-session',
+      keepCookies: new Set(file.session?.keepCookies ?? []),
     },
     users,
     login,

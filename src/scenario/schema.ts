@@ -6,6 +6,7 @@
  */
 import type { z as Z } from 'zod';
 import { loadZod } from '../common/zod.js';
+import { RELOGIN_POLICIES } from './types.js';
 import { durationProblem, regexProblem, statusProblem } from './values.js';
 
 export const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head'] as const;
@@ -89,6 +90,8 @@ function defineFileSchema(z: typeof Z) {
         lostStatus: z.array(Status).optional(),
         lostBodyMatch: Regex.optional(),
         servedByHeader: z.string().min(1).optional(),
+        relogin: z.enum(RELOGIN_POLICIES).optional(),
+        keepCookies: z.array(z.string().min(1)).optional(),
       })
       .optional(),
     users: z.union([z.array(UserEntry), z.strictObject({ file: z.string().min(1) })]).optional(),

@@ -52,7 +52,19 @@ export interface SessionRules {
   readonly lostBodyMatch: RegExp | null;
   /** Lower-case header name naming the backend, or null. */
   readonly servedByHeader: string | null;
+  /** What a VU keeps of its cookies when it logs in again after a loss (see RELOGIN_POLICIES). */
+  readonly relogin: ReloginPolicy;
+  /** Cookies a re-login never drops (a load balancer's affinity cookie), besides the well-known ones. */
+  readonly keepCookies: ReadonlySet<string>;
 }
+
+/**
+ * `clear-session` (default): drop the cookies the login set, keep the rest (a load balancer's affinity
+ * cookie stays, as in a browser whose session cookie expired); `keep`: keep every cookie; `fresh`: start
+ * from an empty jar, like a new browser.
+ */
+export const RELOGIN_POLICIES = ['clear-session', 'keep', 'fresh'] as const;
+export type ReloginPolicy = (typeof RELOGIN_POLICIES)[number];
 
 /** A validated, compiled, immutable scenario. */
 export interface Scenario {

@@ -67,3 +67,54 @@ describe('counts equal the server\'s own', () => {
     expect(r.stdout).toMatch(/10 x POST \/login: status 403/);
   });
 });
+
+describe('logging in again after a loss', () => {
+  /** An app that answers some logged-in requests 401 (a flaky check) and whose login page sends a user with a valid session home. */
+  function flakyApp() {
+    const sessions = new Set<string>();
+    const counts = { logins: 0, forbidden: 0, homes: 0 };
+    const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      const sid = cookiesOf(req)['SID'];
+      const valid = sid !== undefined && sessions.has(sid);
+      if (req.url === '/login' && req.method === 'GET') {
+        if (valid) return void res.writeHead(302, { location: '/home' }).end(); // "you are logged in already"
+        return void res.end('<form method="post" action="/login"><input type="hidden" name="csrf" value="c1"><input type="password" name="password"></form>');
+      }
+      if (req.url === '/login') {
+        const form = new URLSearchParams(await readBody(req));
+        if (form.get('csrf') !== 'c1') {
+          counts.forbidden++;
+          return void res.writeHead(403).end('CSRF');
+        }
+        const id = randomBytes(8).toString('hex');
+        sessions.add(id);
+        counts.logins++;
+        return void res.writeHead(302, { 'set-cookie': `SID=${id}; Path=/`, location: '/home' }).end();
+      }
+      if (!valid) return void res.writeHead(302, { location: '/login' }).end();
+      counts.homes++;
+      res.writeHead(counts.homes % 5 === 0 ? 401 : 200).end('home');
+    };
+    return { counts, handler: (req: IncomingMessage, res: ServerResponse) => void handler(req, res) };
+  }
+
+  it('by default drops the cookies the login set, so the login page shows its form again', async () => {
+    const app = flakyApp();
+    const s = await server(app.handler);
+    const r = await runWithResult([`${s.url}/home`, '--login-form', '/login', '--user', 'a:pw', '-c', '1', '-n', '60']);
+    expect(r.result.session.loginFailures).toBe(0);
+    expect(app.counts.forbidden).toBe(0);
+    expect(r.result.session.losses).toBeGreaterThan(0);
+    expect(r.result.session.logins).toBe(app.counts.logins);
+  });
+
+  it('with --relogin keep the old session cookie stays, and such an app refuses the re-login (what the default avoids)', async () => {
+    const app = flakyApp();
+    const s = await server(app.handler);
+    const r = await runWithResult([`${s.url}/home`, '--login-form', '/login', '--user', 'a:pw', '-c', '1', '-n', '60', '--relogin', 'keep']);
+    // The post without the form's CSRF token is refused (and a few re-logins land on a 401 /home).
+    expect(app.counts.forbidden).toBeGreaterThan(0);
+    expect(r.result.session.loginFailures).toBeGreaterThanOrEqual(app.counts.forbidden);
+    expect(r.result.session.loginFailureReasons['POST /login: status 403']).toBe(app.counts.forbidden);
+  });
+});

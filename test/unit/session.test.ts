@@ -9,6 +9,8 @@ const rules = (over: Partial<SessionRules> = {}): SessionRules => ({
   lostStatus: new Set([401]),
   lostBodyMatch: null,
   servedByHeader: null,
+  relogin: 'clear-session',
+  keepCookies: new Set(),
   ...over,
 });
 const ROOT: TargetBase = { origin: 'http://h.test', basePath: '', authorization: null };
