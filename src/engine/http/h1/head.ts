@@ -89,6 +89,13 @@ export function statusLineProblem(d: Buffer, start: number, cr: number, complete
     if (i === 8 ? c !== 32 : c < 48 || c > 57) return 'Invalid status code';
   }
   if (n > 12 && d[start + 12] !== 32) return 'Invalid status code';
+  if (complete) {
+    // The reason phrase: HTAB, SP, visible characters and obs-text (RFC 9112 §4); a bare LF ends nothing.
+    for (let i = start + 13; i < cr; i++) {
+      const c = d[i]!;
+      if ((c < 32 && c !== 9) || c === 127) return c === 10 ? 'Missing expected CR after response line' : 'Invalid status line';
+    }
+  }
   return null;
 }
 
