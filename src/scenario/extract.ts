@@ -3,12 +3,18 @@
  * The scenario compiler builds extractors with these; the engine applies them to response bodies (once
  * per step that extracts, never per header or per byte).
  */
-import { decodeHTMLAttribute } from 'entities';
-import { Parser } from 'htmlparser2';
+import { createRequire } from 'node:module';
 import type { Extractor } from './types.js';
 
+// htmlparser2 and entities are loaded on first use: a run that reads no form never pays for them.
+const requireCjs = createRequire(import.meta.url);
+let entitiesModule: typeof import('entities') | null = null;
+let htmlparser2Module: typeof import('htmlparser2') | null = null;
+const entities = (): typeof import('entities') => (entitiesModule ??= requireCjs('entities') as typeof import('entities'));
+const htmlparser2 = (): typeof import('htmlparser2') => (htmlparser2Module ??= requireCjs('htmlparser2') as typeof import('htmlparser2'));
+
 /** Decodes HTML entities in an attribute value (all of HTML's named and numeric references). */
-export const decodeEntities = (s: string): string => decodeHTMLAttribute(s);
+export const decodeEntities = (s: string): string => (s.includes('&') ? entities().decodeHTMLAttribute(s) : s);
 
 interface ParsedForm {
   action: string | null;
@@ -32,7 +38,7 @@ export function hiddenInputs(html: string, actionPath: string | null = null, pag
   // Inputs that name their form with form="id" (possibly before the form itself).
   const byFormAttr: [string, [string, string]][] = [];
   let current: ParsedForm | null = null;
-  const parser = new Parser(
+  const parser = new (htmlparser2().Parser)(
     {
       onopentag(name, attrs) {
         if (name === 'form') {

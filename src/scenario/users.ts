@@ -5,8 +5,13 @@
  * commas and quotes).
  */
 import { readFileSync } from 'node:fs';
-import { parse } from 'csv-parse/sync';
+import { createRequire } from 'node:module';
 import type { ConfigIssue } from '../common/errors.js';
+
+// csv-parse is loaded when a users file is read.
+const requireCjs = createRequire(import.meta.url);
+const parseCsv = (text: string, options: import('csv-parse/sync').Options): unknown =>
+  (requireCjs('csv-parse/sync') as typeof import('csv-parse/sync')).parse(text, options);
 
 export interface Credential {
   readonly username: string;
@@ -20,7 +25,7 @@ export function parseUsersCsv(text: string, where: string, issues: ConfigIssue[]
   const issuesBefore = issues.length;
   let rows: string[][];
   try {
-    rows = parse(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+    rows = parseCsv(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
   } catch (err) {
     const e = err as Error & { lines?: number };
     issues.push({ path: e.lines ? `${where} line ${e.lines}` : where, message: `not valid CSV: ${e.message}` });
