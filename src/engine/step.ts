@@ -41,6 +41,12 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', '
 /** judgeHop: follow the redirect (not an Outcome). */
 const NEXT_HOP = -1;
 
+/** The name of the cookie a Set-Cookie value sets. */
+const cookieName = (setCookie: string): string => {
+  const eq = setCookie.indexOf('=');
+  return (eq < 0 ? setCookie.split(';')[0]! : setCookie.slice(0, eq)).trim();
+};
+
 /** A flat copy of a string (never a slice of a larger one). */
 const copyString = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
 
@@ -75,8 +81,6 @@ export class StepRunner implements OutgoingRequest {
   private loginBackend: string | null = null;
   private lastBackend: string | null = null;
   private hidden: [string, string][] = [];
-  /** Names of the cookies the login steps set (what `clear-session` drops before logging in again). */
-  private loginCookies: Set<string> | null = null;
   private stoppedByAbort = false;
   // The step being sent: what a redirect hop carries over.
   private step: Step | null = null;
@@ -124,8 +128,8 @@ export class StepRunner implements OutgoingRequest {
   afterLoss(): void {
     const { relogin, keepCookies } = this.shared.scenario.session;
     if (relogin === 'fresh') this.jar.clear();
-    else if (relogin === 'clear-session' && this.loginCookies !== null) {
-      const set = this.loginCookies;
+    else if (relogin === 'clear-session') {
+      const set = this.shared.loginCookieNames;
       this.jar.forget((name) => set.has(name) && !isAffinityCookie(name, keepCookies));
     }
   }
@@ -182,7 +186,7 @@ export class StepRunner implements OutgoingRequest {
     this.origin = url.origin;
     this.cookie = this.jar.headerFor(url.href, Date.now());
     this.builtInCapable = this.builder.builtInCapable(step, this.method, this.payload);
-    this.idempotent = IDEMPOTENT_METHODS.has(this.method);
+    this.idempotent = this.method === 'GET' || IDEMPOTENT_METHODS.has(this.method);
     this.transport.send(this.exchange, this, this.shared.exchangeSpecs[step.index]!, this.hopDone);
     return true;
   }
@@ -220,7 +224,7 @@ export class StepRunner implements OutgoingRequest {
     }
     if (ex.setCookies !== null) {
       this.jar.store(ex.setCookies, url.href);
-      if (step.phase === 'login') for (const c of ex.setCookies) (this.loginCookies ??= new Set()).add(c.slice(0, c.indexOf('=')).trim());
+      if (step.phase === 'login') for (const c of ex.setCookies) this.shared.loginCookieNames.add(cookieName(c));
     }
     if (ex.servedBy !== null) this.lastBackend = ex.servedBy;
 

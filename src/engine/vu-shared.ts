@@ -35,6 +35,11 @@ export interface VuShared {
   readonly captureHidden: readonly boolean[];
   /** Per step index: the path the next step posts the hidden inputs to, when known (picks the form). */
   readonly hiddenFormAction: readonly (string | null)[];
+  /**
+   * Names of the cookies that login responses set, learned as the run goes (the same names for every
+   * user: SESSION, JSESSIONID...): what a `clear-session` re-login drops. One set per thread, not per VU.
+   */
+  readonly loginCookieNames: Set<string>;
 }
 
 /** Precomputes what every VU needs per step. */
@@ -66,5 +71,6 @@ export function prepareShared(scenario: Scenario, base: TargetBase, collector: C
     exchangeSpecs,
     captureHidden,
     hiddenFormAction,
+    loginCookieNames: new Set(),
   };
 }

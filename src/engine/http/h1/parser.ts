@@ -20,6 +20,8 @@ export const PARSE_FAILED = 2;
 export type ParseResult = typeof PARSE_NEED_MORE | typeof PARSE_COMPLETE | typeof PARSE_FAILED;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+/** The framing of the head being parsed: one for every parser (parsing is synchronous; no object per connection). */
+const scratchHead: HeadFraming = { status: 0, body: BODY_NONE, contentLength: -1, keepAlive: true, keepAliveHintMs: -1 };
 
 // Parser states.
 const enum P {
@@ -56,8 +58,6 @@ export class H1ResponseParser {
   unsolicited = false;
   /** After PARSE_FAILED: why. */
   error: Error | null = null;
-  /** The head being parsed (reused). */
-  private readonly head: HeadFraming = { status: 0, body: BODY_NONE, contentLength: -1, keepAlive: true, keepAliveHintMs: -1 };
 
   /** A request was sent: the next bytes are its response, for `sink`. */
   expect(sink: ResponseSink): void {
@@ -130,9 +130,9 @@ export class H1ResponseParser {
             this.pending = Buffer.copyBytesFrom(data, pos, end - pos);
             return PARSE_NEED_MORE;
           }
-          const err = parseResponseHead(sink, data, pos, at, this.head);
+          const err = parseResponseHead(sink, data, pos, at, scratchHead);
           if (err !== null) return this.fail(err);
-          this.frame(this.head);
+          this.frame(scratchHead);
           pos = at + 4;
           // No body: complete now; anything after it is unsolicited.
           if ((this.state as P) === P.Idle) return this.complete(pos, end);
