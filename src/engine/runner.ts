@@ -30,6 +30,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   const startedAt = new Date();
   const startEpochMs = startedAt.getTime();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const tracked = scenario.login.length > 0;
 
   let lastRequests = 0;
@@ -99,6 +100,8 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
     meta: options.meta ?? {},
     tracked,
   });
+  const cpu = process.cpuUsage(cpu0);
+  result.generator = { maxRssMb: Math.round(process.resourceUsage().maxRSS / 102.4) / 10, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
   const thresholds = [...scenario.thresholds, ...(options.thresholds ?? [])];
   if (thresholds.length > 0) result.thresholds = evaluateThresholds(result, thresholds);
   return redactResult(result, secretsOf(scenario, target));

@@ -92,6 +92,9 @@ function abBlock(r: RunResult, s: Style): string {
     ),
   );
   lines.push(field('Transfer rate', `${ab.transferKBps.toFixed(2)} [Kbytes/sec] received`));
+  if (r.generator !== undefined) {
+    lines.push(field('Generator', `${(r.generator.cpuMs / 1000).toFixed(2)} s CPU, ${r.generator.maxRssMb} MB peak memory (this process)`));
+  }
   return lines.join('\n');
 }
 

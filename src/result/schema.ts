@@ -162,6 +162,18 @@ export const RunResultSchema = z.object({
   }),
   /** Open model: iterations that could not start because every VU was busy. */
   droppedIterations: z.number().int().nonnegative(),
+  /**
+   * What the run cost the generator itself (the whole process, worker threads included): a load test is
+   * only as good as a generator that was not the bottleneck.
+   */
+  generator: z
+    .object({
+      /** Peak resident memory of the process, MB. */
+      maxRssMb: z.number().nonnegative(),
+      /** CPU time (user + system) spent during the run, ms. */
+      cpuMs: z.number().nonnegative(),
+    })
+    .optional(),
   backends: Counts,
   steps: z.array(StepResultSchema),
   timeline: z.array(TimelineBucketSchema),

@@ -12,7 +12,13 @@ export interface FaultRun extends CliResult {
   elapsedMs: number;
 }
 
-/** `session-bench run ARGS --json FILE -q`, in a temporary folder removed afterwards. */
+/**
+ * Memory a faulty target may make the generator use, at most: Node with this tool holds ~80-100 MB; a run
+ * whose memory grows without bound (the EMFILE bug grew ~100 MB/s) is caught well before this.
+ */
+export const MAX_GENERATOR_RSS_MB = 400;
+
+/** `session-bench run ARGS --json FILE -q`, in a temporary folder removed afterwards; the generator's memory stays bounded. */
 export async function runWithResult(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; shell?: string } = {}): Promise<FaultRun> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-fault-'));
   try {
@@ -26,7 +32,12 @@ export async function runWithResult(args: string[], opts: { env?: NodeJS.Process
     } catch {
       throw new Error(`no result written (exit ${r.code}, signal ${r.signal}):\n${r.stdout}\n${r.stderr}`);
     }
-    return { ...r, result: RunResultSchema.parse(JSON.parse(text)), elapsedMs };
+    const result = RunResultSchema.parse(JSON.parse(text));
+    if (result.generator === undefined) throw new Error('the result does not say what the run cost the generator');
+    if (result.generator.maxRssMb > MAX_GENERATOR_RSS_MB) {
+      throw new Error(`the generator used ${result.generator.maxRssMb} MB (bound ${MAX_GENERATOR_RSS_MB} MB)`);
+    }
+    return { ...r, result, elapsedMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
