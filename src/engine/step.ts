@@ -33,7 +33,15 @@ export enum Outcome {
   Lost,
   /** The run stopped before or during the step; nothing recorded. */
   Stopped,
+  /**
+   * A login step's page sent the user on to a logged-in page of the app: the session was still valid
+   * (so the loss that sent this VU to log in again was not one the app shows on every page).
+   */
+  StillLoggedIn,
 }
+
+/** A password field anywhere on a page: a login form (ours or an identity provider's). */
+const PASSWORD_FIELD = /<input[^>]*type\s*=\s*["']?password/i;
 
 /** Methods that may be sent again without changing what they do (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
@@ -276,6 +284,10 @@ export class StepRunner implements OutgoingRequest {
     } else if (status >= 200 && status < 300 && scenario.session.lostBodyMatch !== null && step.index === scenario.login.length - 1 && ex.body !== null && scenario.session.lostBodyMatch.test(ex.body)) {
       collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
       return this.fail(`${step.name}: answered the login form again`);
+    } else if (this.sentOnToAppPage(step, url, status)) {
+      collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+      ex.body = null;
+      return Outcome.StillLoggedIn;
     }
     const problem = this.checkExpectation(step, url, status);
     const extractProblem = problem === null ? this.extract(step) : null;
@@ -285,6 +297,20 @@ export class StepRunner implements OutgoingRequest {
     // The page is not needed any more: a VU that thinks for a while should not hold it.
     ex.body = null;
     return failed ? this.fail(`${step.name}: ${problem ?? extractProblem}`) : Outcome.Ok;
+  }
+
+  /**
+   * The first login step (the login page) was redirected, within the app's origin, to a 2xx page that is
+   * neither a login path nor a form with a password field: the app's way of saying "you are logged in".
+   * (A redirect to an identity provider leaves the origin, and its page has a password field.)
+   */
+  private sentOnToAppPage(step: Step, url: ResolvedUrl, status: number): boolean {
+    if (step.index !== 0 || this.hop === 0 || status < 200 || status >= 300 || this.shared.scenario.login.length < 2) return false;
+    const first = this.shared.constantUrls[0];
+    if (first == null || url.origin !== first.origin) return false;
+    const body = this.exchange.body;
+    if (body === null || PASSWORD_FIELD.test(body)) return false;
+    return !isLoginPath(new URL(url.href).pathname, this.shared.loginPaths);
   }
 
   private fail(reason: string): Outcome {

@@ -116,6 +116,13 @@ export class VirtualUser implements StepOwner {
     if (r === Outcome.Stopped) return this.endIteration(r);
     if (this.inLogin) {
       const step = scenario.login[this.stepPos]!;
+      if (r === Outcome.StillLoggedIn) {
+        // The app says the session is still valid: no login needed; the flow goes on.
+        collector.recordStillLoggedIn();
+        this.loggedIn = true;
+        this.beginFlow();
+        return this.sendStep();
+      }
       if (r !== Outcome.Ok) {
         collector.recordLogin(false, this.steps.failureReason);
         if (this.steps.backoffMs > 0) return this.think(this.steps.backoffMs, AfterThink.LoginFailed);

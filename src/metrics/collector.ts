@@ -121,6 +121,8 @@ export interface MetricsSnapshot {
   droppedIterations: number;
   /** Requests sent again on a new connection because the server had closed a reused one (not errors). */
   retries: number;
+  /** Re-logins whose login page sent the user on to the app: the session was still valid. */
+  stillLoggedIn: number;
   /** Requests in flight when the run stopped, cut without an answer (not counted as requests). */
   aborted: number;
   lossEvents: LossEvent[];
@@ -151,6 +153,7 @@ export class Collector {
   droppedIterations = 0;
   retries = 0;
   aborted = 0;
+  stillLoggedIn = 0;
   private readonly lossEvents: LossEvent[] = [];
   private lossEventsDropped = 0;
   private readonly backends = new Map<string, number>();
@@ -244,6 +247,11 @@ export class Collector {
     this.droppedIterations++;
   }
 
+  /** A login page sent a VU that was to log in again on to the app: its session was still valid. */
+  recordStillLoggedIn(): void {
+    this.stillLoggedIn++;
+  }
+
   /** A request in flight was cut when the run stopped. */
   recordAborted(): void {
     this.aborted++;
@@ -306,6 +314,7 @@ export class Collector {
       droppedIterations: this.droppedIterations,
       retries: this.retries,
       aborted: this.aborted,
+      stillLoggedIn: this.stillLoggedIn,
       lossEvents: [...this.lossEvents],
       lossEventsDropped: this.lossEventsDropped,
       backends: Object.fromEntries(this.backends),
@@ -371,6 +380,7 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
     droppedIterations: sum((p) => p.droppedIterations),
     retries: sum((p) => p.retries),
     aborted: sum((p) => p.aborted),
+    stillLoggedIn: sum((p) => p.stillLoggedIn),
     lossEvents: events.slice(0, MAX_LOSS_EVENTS),
     lossEventsDropped: sum((p) => p.lossEventsDropped) + Math.max(0, events.length - MAX_LOSS_EVENTS),
     backends,

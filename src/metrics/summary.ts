@@ -84,6 +84,7 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       logins: s.logins,
       loginFailures: s.loginFailures,
       loginFailureReasons: s.loginFailureReasons,
+      stillLoggedIn: s.stillLoggedIn,
       losses: s.losses,
       lossEvents: s.lossEvents,
       lossEventsDropped: s.lossEventsDropped,

@@ -157,6 +157,9 @@ function sessionBlock(r: RunResult, s: Style, maxLossEvents: number): string {
   const reasons = Object.entries(ss.loginFailureReasons).sort((a, b) => b[1] - a[1]);
   for (const [reason, n] of reasons.slice(0, 3)) lines.push(`   ${s.red(`${n} x`)} ${reason}`);
   if (reasons.length > 3) lines.push(`   (${reasons.length - 3} more reasons in the JSON result)`);
+  if (ss.stillLoggedIn > 0) {
+    lines.push(field('Still logged in', s.yellow(`${ss.stillLoggedIn} re-logins found the session still valid (the login page sent them on): check the loss rules`)));
+  }
   lines.push(field('Session losses', ss.losses > 0 ? s.red(String(ss.losses)) : String(ss.losses)));
 
   const retentionLine = (label: string, ratio: number | null, none: string, detail: string): string =>

@@ -155,6 +155,11 @@ export const RunResultSchema = z.object({
     loginFailures: z.number().int().nonnegative(),
     /** Why logins failed (the step and what was wrong: status, a missing field, the login form again), with counts. */
     loginFailureReasons: Counts.default({}),
+    /**
+     * Re-logins after a loss whose login page sent the user straight on to the app: the session was
+     * still valid, so those losses were not lost sessions the app shows everywhere (check the loss rules).
+     */
+    stillLoggedIn: z.number().int().nonnegative().default(0),
     losses: z.number().int().nonnegative(),
     lossEvents: z.array(LossEventSchema),
     /** Loss events not kept because of the cap (counts stay exact). */

@@ -113,6 +113,7 @@ export function fakeResult(over: FakeOverrides = {}): RunResult {
       logins: 100,
       loginFailures: 0,
       loginFailureReasons: {},
+      stillLoggedIn: 0,
       losses: 0,
       lossEvents: [],
       lossEventsDropped: 0,
