@@ -32,6 +32,7 @@ export function hintFor(result: RunResult): string {
   const kinds = (Object.keys(e) as (keyof typeof e)[]).filter((k) => e[k] > 0).sort((a, b) => e[b] - e[a]);
   switch (kinds[0]) {
     case 'tls':
+      if (/certificate required/.test(result.unusable ?? '')) return 'the server asks for a client certificate, which session-bench does not send (yet): test it behind a proxy that terminates mutual TLS';
       return 'the TLS certificate was not accepted: trust its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or skip verification with --insecure (test environments only)';
     case 'refused':
       return `nothing listens at ${result.target}: is the app up, and are the host and port right?`;

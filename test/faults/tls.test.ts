@@ -27,9 +27,9 @@ const servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
 });
-async function tlsServer(): Promise<{ url: string; served: () => number }> {
+async function tlsServer(opts: { requireClientCert?: boolean } = {}): Promise<{ url: string; served: () => number }> {
   let served = 0;
-  const s = createServer({ key, cert }, (_req, res) => {
+  const s = createServer({ key, cert, ...(opts.requireClientCert ? { requestCert: true, rejectUnauthorized: true } : {}) }, (_req, res) => {
     served++;
     res.end('ok');
   });
@@ -54,6 +54,16 @@ describe('TLS failures', () => {
     expect(r.code).toBe(3);
     expect(r.result.requests.errors.tls).toBe(5);
     expect(r.result.requests.total).toBe(5);
+  });
+
+  it.each(['per-vu', 'shared'])('a server that requires a client certificate (%s): "tls" with the alert, not "reset"', async (mode) => {
+    const s = await tlsServer({ requireClientCert: true });
+    const r = await runWithResult([s.url, '-n', '4', '-c', '1', '--insecure', '--connections', mode]);
+    expect(r.code).toBe(3);
+    expect(r.result.requests.errors.tls).toBe(4);
+    expect(r.result.requests.errors.reset).toBe(0);
+    expect(r.stderr).toMatch(/alert: certificate required/);
+    expect(r.stderr).toMatch(/hint: the server asks for a client certificate/);
   });
 
   it('--insecure accepts it: every request answered', async () => {

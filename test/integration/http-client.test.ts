@@ -107,7 +107,7 @@ async function viaUndici(origin: string, reqs: Sent[], timeoutMs = 5000): Promis
   const out: Record<string, unknown>[] = [];
   const ex = new Exchange();
   for (const r of reqs) {
-    await new Promise<void>((done) => ex.startUndici(client, { origin, path: r.path ?? '/', method: r.method ?? 'GET', headers: r.headers ?? ['user-agent', 'sb'], body: r.body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, SPEC, timeoutMs, true, done));
+    await new Promise<void>((done) => ex.startUndici(client, { origin, path: r.path ?? '/', method: r.method ?? 'GET', headers: r.headers ?? ['user-agent', 'sb'], body: r.body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, SPEC, timeoutMs, true, { alert: null }, done));
     out.push(stateOf(ex));
   }
   return out;

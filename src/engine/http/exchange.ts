@@ -12,6 +12,7 @@ import { H_CONTENT_ENCODING, H_LOCATION, H_SET_COOKIE, type ResponseSink } from 
 import { unwatchTimeouts, watchTimeouts, type TimeoutWatched } from './h1/scheduling.js';
 import { headersTimeout, responseTimeout } from './errors.js';
 import type { RequestHead } from './request-head.js';
+import type { TlsAlerts } from './transport.js';
 
 /** Bodies kept for inspection are cut here; load tests rarely need more to find a token or a form. */
 const MAX_KEPT_BODY_BYTES = 1 << 20;
@@ -68,6 +69,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
   private headersSeen = false;
   /** The VU's own undici client carrying the request (never the shared pool), for the deadline. */
   private ownClient: Dispatcher | null = null;
+  /** Where the TLS alerts of the undici connections carrying this request are kept. */
+  private tlsAlerts: TlsAlerts | null = null;
 
   private begin(req: ExchangeRequest, conn: H1Connection | null, onDone: () => void, deferDone: boolean): void {
     this.status = 0;
@@ -95,8 +98,10 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
    * Sends a request through undici. undici's own timeouts are per phase (a body that trickles in resets
    * its body timer); `timeoutMs` bounds the whole exchange, as the built-in client does.
    */
-  startUndici(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, req: ExchangeRequest, timeoutMs: number, ownClient: boolean, onDone: () => void): void {
+  startUndici(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, req: ExchangeRequest, timeoutMs: number, ownClient: boolean, tlsAlerts: TlsAlerts, onDone: () => void): void {
     this.begin(req, null, onDone, true);
+    this.tlsAlerts = tlsAlerts;
+    tlsAlerts.alert = null;
     this.undiciTimeoutMs = timeoutMs;
     this.ownClient = ownClient ? dispatcher : null;
     this.headersSeen = false;
@@ -276,7 +281,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
 
   onError(err: Error): void {
     this.endMs = performance.now();
-    this.error = err;
+    // "other side closed" right after a TLS alert: the alert is the reason (e.g. a client certificate required).
+    const alert = this.tlsAlerts?.alert ?? null;
+    this.error = alert !== null && (err as { code?: string }).code === 'UND_ERR_SOCKET' ? alert : err;
     this.chunks = null;
     this.sliceBuf = null;
     this.finish();
@@ -290,6 +297,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseSink, Timeo
     if (this.undiciTimeoutMs > 0) {
       this.undiciTimeoutMs = 0;
       this.ownClient = null;
+      this.tlsAlerts = null;
       unwatchTimeouts(this, true);
     }
     if (d === null) return;

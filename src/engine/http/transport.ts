@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import type { Agent, Client, Dispatcher } from 'undici';
 import type { Exchange, ExchangeRequest } from './exchange.js';
+import { HttpError } from './errors.js';
 import { H1Connection } from './h1/connection.js';
 import type { RequestHead } from './request-head.js';
 
@@ -46,6 +47,33 @@ export interface OutgoingRequest {
   dispatchOptions(): Dispatcher.DispatchOptions;
 }
 
+/**
+ * The last TLS alert a server sent on a connection of a client (or pool). A server that requires a client
+ * certificate accepts the handshake, then sends an alert and closes: undici reports that as "other side
+ * closed" (a reset), while the socket itself had said why. The exchange reads the alert from here.
+ */
+export interface TlsAlerts {
+  alert: Error | null;
+}
+
+/** undici's connector, with a listener that keeps each socket's TLS alert in `alerts`. */
+function connectorKeepingTlsAlerts(insecure: boolean, alerts: TlsAlerts): import('undici').buildConnector.connector {
+  const connect = undici().buildConnector(insecure ? { rejectUnauthorized: false } : {});
+  return (opts, callback) =>
+    connect(opts, (err, socket) => {
+      socket?.on('error', (e: NodeJS.ErrnoException) => {
+        if (!e.code?.startsWith('ERR_SSL')) return;
+        // OpenSSL's text ("...:tlsv13 alert certificate required:...") says it in a few words.
+        const what = /alert ([a-z ]+?)(?::|$)/m.exec(e.message)?.[1] ?? e.message.split('\n')[0];
+        alerts.alert = new HttpError('TlsAlertError', e.code, `the server ended the TLS connection with an alert: ${what}`);
+      });
+      // undici's callback type is a union of (err, null) and (null, socket).
+      (callback as (e: Error | null, s: typeof socket) => void)(err, socket);
+    });
+}
+
+const agentAlerts = new WeakMap<Agent, TlsAlerts>();
+
 // undici costs ~0.2 s of CPU to load; a quick-mode run against an http: target never needs it.
 const requireCjs = createRequire(import.meta.url);
 let undiciModule: typeof import('undici') | null = null;
@@ -63,6 +91,8 @@ export class Transport {
   private moreConns: Map<string, H1Connection> | null = null;
   private readonly shared: Agent | null;
   private readonly reset: boolean;
+  /** TLS alerts of this VU's own undici clients (or of the shared pool). */
+  private readonly alerts: TlsAlerts;
 
 
   constructor(
@@ -71,6 +101,7 @@ export class Transport {
   ) {
     this.shared = options.mode === 'per-vu' ? null : sharedAgent;
     this.reset = options.mode === 'new';
+    this.alerts = (this.shared !== null ? agentAlerts.get(this.shared) : undefined) ?? { alert: null };
   }
 
   /** Sends `req` on the client that can carry it; `ex` holds the answer when `onDone` is called. */
@@ -86,7 +117,7 @@ export class Transport {
     opts.reset = this.reset;
     opts.headersTimeout = this.options.timeoutMs;
     opts.bodyTimeout = this.options.timeoutMs;
-    ex.startUndici(this.dispatcherFor(req.origin), opts, spec, this.options.timeoutMs, this.shared === null, onDone);
+    ex.startUndici(this.dispatcherFor(req.origin), opts, spec, this.options.timeoutMs, this.shared === null, this.alerts, onDone);
   }
 
   /** The undici dispatcher for an origin (`http://host:port`). */
@@ -100,7 +131,7 @@ export class Transport {
         connectTimeout: this.options.timeoutMs,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
-        connect: this.options.insecure ? { rejectUnauthorized: false } : {},
+        connect: connectorKeepingTlsAlerts(this.options.insecure, this.alerts),
       });
       // After a failed TLS host check undici keeps the next request queued for a retry that never comes
       // (the run would hang): a client whose connection failed is replaced by a new one.
@@ -148,12 +179,15 @@ export class Transport {
 /** The shared agent for `shared` and `new` modes. */
 export function createSharedAgent(o: TransportOptions): Agent | null {
   if (o.mode === 'per-vu') return null;
-  return new (undici().Agent)({
+  const alerts: TlsAlerts = { alert: null };
+  const agent = new (undici().Agent)({
     connections: o.mode === 'shared' ? o.concurrency : null,
     pipelining: 1,
     connectTimeout: o.timeoutMs,
     headersTimeout: o.timeoutMs,
     bodyTimeout: o.timeoutMs,
-    connect: o.insecure ? { rejectUnauthorized: false } : {},
+    connect: connectorKeepingTlsAlerts(o.insecure, alerts),
   });
+  agentAlerts.set(agent, alerts);
+  return agent;
 }
