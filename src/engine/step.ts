@@ -5,7 +5,7 @@
  * read callback for the built-in client), which judges it and sends the next hop straight away.
  */
 import type { Dispatcher } from 'undici';
-import { extractFromBody, hiddenInputs } from '../scenario/extract.js';
+import { extractFromBody, hiddenInputs, PASSWORD_INPUT_PATTERN } from '../scenario/extract.js';
 import { displayTemplate, renderTemplate, type Vars } from '../scenario/template.js';
 import type { Step } from '../scenario/types.js';
 import type { VuCookieJar } from './cookies.js';
@@ -41,7 +41,7 @@ export enum Outcome {
 }
 
 /** A password field anywhere on a page: a login form (ours or an identity provider's). */
-const PASSWORD_FIELD = /<input[^>]*type\s*=\s*["']?password/i;
+const PASSWORD_FIELD = new RegExp(PASSWORD_INPUT_PATTERN, 'i');
 
 /** Methods that may be sent again without changing what they do (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);

@@ -81,6 +81,9 @@ export function hiddenInputs(html: string, actionPath: string | null = null, pag
   return chosen.hidden;
 }
 
+/** Matches a password field (any form that has one: a login form, but also "change password"). */
+export const PASSWORD_INPUT_PATTERN = String.raw`<input[^>]*type\s*=\s*["']?password`;
+
 /** Escapes text for use inside a RegExp. */
 export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

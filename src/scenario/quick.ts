@@ -1,10 +1,8 @@
 /** Quick mode: a scenario from flags, for people coming from ab (`run URL --login-form /login --nav /a`). */
 import { pathOf } from './compile.js';
-import { escapeRegex } from './extract.js';
+import { escapeRegex, PASSWORD_INPUT_PATTERN } from './extract.js';
 import type { ScenarioFile } from './schema.js';
 
-/** Matches a password field (any form that has one: a login form, but also "change password"). */
-export const PASSWORD_INPUT_PATTERN = String.raw`<input[^>]*type=["']?password`;
 
 /**
  * Matches the login form itself: a form that posts to `actionPath` (or, when the form page is the
