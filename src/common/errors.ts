@@ -3,7 +3,7 @@
  * without a stack trace for these; anything else is a bug and is printed with its stack.
  */
 
-/** Exit codes, as documented in the README (docs/reference.md). Every command returns one of these. */
+/** Exit codes, as documented in docs/reference.md. Every command returns one of these. */
 export const ExitCode = {
   ok: 0,
   thresholdBreached: 1,
