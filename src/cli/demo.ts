@@ -172,7 +172,7 @@ export async function demoCommand(io: Io, flags: DemoFlags): Promise<number> {
     legend: [
       `Requests/sec and Time/request are ab's figures (Time/request = ${settings.concurrency} users x run time / requests).`,
       'Session retention: the share of logged-in requests that still found their session. Losses: logged-in',
-      'requests sent back to the login page. In brackets: the change against the first row.',
+      'requests sent back to the login page. In brackets: the change against the first row (in percentage points, pp, for retention).',
     ],
   });
   if (runs.length > 0) {

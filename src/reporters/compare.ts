@@ -64,6 +64,11 @@ interface Metric {
   header: string;
   /** Which direction is an improvement; decides the delta's color. */
   better: 'higher' | 'lower';
+  /**
+   * How the change is shown: relative (`+12.3%`), or in percentage points for a figure that is itself a
+   * share (retention 54.24% -> 99.99% is `+45.8 pp`, not "+84.3%").
+   */
+  delta: 'relative' | 'points';
   value: (r: RunResult) => number | null;
   format: (v: number) => string;
 }
@@ -73,6 +78,7 @@ const METRICS: readonly Metric[] = [
     key: 'rps',
     header: 'Requests/sec',
     better: 'higher',
+    delta: 'relative',
     value: (r) => abFigures(r).rps,
     format: (v) => v.toFixed(2),
   },
@@ -80,16 +86,18 @@ const METRICS: readonly Metric[] = [
     key: 'timePerRequestMs',
     header: 'Time/request (ms)',
     better: 'lower',
+    delta: 'relative',
     value: (r) => abFigures(r).timePerRequestMs,
     format: formatMs,
   },
-  { key: 'p50', header: 'p50 (ms)', better: 'lower', value: (r) => r.latency.p50, format: formatMs },
-  { key: 'p95', header: 'p95 (ms)', better: 'lower', value: (r) => r.latency.p95, format: formatMs },
-  { key: 'p99', header: 'p99 (ms)', better: 'lower', value: (r) => r.latency.p99, format: formatMs },
+  { key: 'p50', header: 'p50 (ms)', better: 'lower', delta: 'relative', value: (r) => r.latency.p50, format: formatMs },
+  { key: 'p95', header: 'p95 (ms)', better: 'lower', delta: 'relative', value: (r) => r.latency.p95, format: formatMs },
+  { key: 'p99', header: 'p99 (ms)', better: 'lower', delta: 'relative', value: (r) => r.latency.p99, format: formatMs },
   {
     key: 'failed',
     header: 'Failed requests',
     better: 'lower',
+    delta: 'relative',
     value: (r) => r.requests.failed,
     format: formatCount,
   },
@@ -97,6 +105,7 @@ const METRICS: readonly Metric[] = [
     key: 'retention',
     header: 'Session retention',
     better: 'higher',
+    delta: 'points',
     value: (r) => (r.session.tracked ? r.session.retention : null),
     format: (v) => formatRatioPct(v),
   },
@@ -104,6 +113,7 @@ const METRICS: readonly Metric[] = [
     key: 'flowRetention',
     header: 'Flow retention',
     better: 'higher',
+    delta: 'points',
     value: (r) => (r.session.tracked ? r.session.flowRetention : null),
     format: (v) => formatRatioPct(v),
   },
@@ -111,6 +121,7 @@ const METRICS: readonly Metric[] = [
     key: 'losses',
     header: 'Losses',
     better: 'lower',
+    delta: 'relative',
     value: (r) => (r.session.tracked ? r.session.losses : null),
     format: formatCount,
   },
@@ -184,17 +195,23 @@ function formatCell(m: Metric, r: RunResult, baseline: RunResult | null, s: Styl
   if (baseline === null) return text;
   const b = m.value(baseline);
   if (b === null) return text;
-  const pct = deltaPct(v, b);
-  const label = pct === null ? `was ${m.format(b)}` : formatDelta(pct);
+  const change = deltaOf(m, v, b);
+  const label = change === null ? `was ${m.format(b)}` : formatDelta(change, m.delta === 'points' ? ' pp' : '%');
   const paint = v === b ? (t: string) => t : (v > b) === (m.better === 'higher') ? s.green : s.red;
   return `${text} ${paint(`(${label})`)}`;
 }
 
-/** `+89.4%`, `-47.2%`, `0.0%` (no sign when it rounds to zero). */
-function formatDelta(pct: number): string {
-  const rounded = Math.round(pct * 10) / 10;
-  if (rounded === 0) return '0.0%';
-  return `${rounded > 0 ? '+' : ''}${rounded.toFixed(1)}%`;
+/** A metric's change against the baseline: percent, or percentage points for shares; null when none exists. */
+function deltaOf(m: Metric, value: number | null, baseline: number | null): number | null {
+  if (m.delta === 'relative') return deltaPct(value, baseline);
+  return value === null || baseline === null ? null : (value - baseline) * 100;
+}
+
+/** `+89.4%`, `-47.2 pp`, `0.0%` (no sign when it rounds to zero). */
+function formatDelta(change: number, unit: string): string {
+  const rounded = Math.round(change * 10) / 10;
+  if (rounded === 0) return `0.0${unit}`;
+  return `${rounded > 0 ? '+' : ''}${rounded.toFixed(1)}${unit}`;
 }
 
 /** One run in the `json` comparison output. */
@@ -211,7 +228,7 @@ export interface ComparedRunJson {
   retention: number | null;
   flowRetention: number | null;
   losses: number | null;
-  /** Percent change against the baseline per figure; null when not computable. */
+  /** Change against the baseline per figure: percent, but percentage points for retention and flowRetention; null when not computable. */
   deltas: Record<ComparedKey, number | null>;
 }
 
@@ -231,7 +248,7 @@ function formatComparisonJson(runs: readonly ComparedRun[]): string {
       const r = run.result;
       const value = (k: ComparedKey): number | null => METRICS.find((m) => m.key === k)!.value(r);
       const deltas = Object.fromEntries(
-        METRICS.map((m) => [m.key, deltaPct(m.value(r), m.value(base))]),
+        METRICS.map((m) => [m.key, deltaOf(m, m.value(r), m.value(base))]),
       ) as Record<ComparedKey, number | null>;
       const replicas = r.meta['replicas'];
       return {

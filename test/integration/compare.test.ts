@@ -40,9 +40,9 @@ describe('session-bench compare', () => {
     const lines = r.stdout.split('\n');
     const row = (label: string): string => lines.find((l) => l.startsWith(`│ ${label} `))!;
     expect(row('1 replica')).toContain('50.00');
-    expect(row('1 replica')).not.toContain('%)');
+    expect(row('1 replica')).not.toMatch(/(%| pp)\)/);
     expect(row('2 replicas round-robin')).toContain('95.00 (+90.0%)');
-    expect(row('2 replicas round-robin')).toContain('50.00% (-50.0%)');
+    expect(row('2 replicas round-robin')).toContain('50.00% (-50.0 pp)');
     expect(row('2 replicas round-robin')).toContain('480 (was 0)');
     expect(lines[1]).toMatch(/Run.*Replicas.*Requests\/sec.*Time\/request.*p50.*p95.*p99.*Failed requests.*Session retention.*Flow retention.*Losses/);
     expect(r.stdout).not.toMatch(ANSI);

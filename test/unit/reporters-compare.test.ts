@@ -81,7 +81,7 @@ describe('formatComparison', () => {
     const text = formatComparison(runs, { format: 'table', color: false });
     expect(text).toContain('95.00 (+90.0%)'); // rps
     expect(text).toContain('50.00%'); // retention
-    expect(text).toContain('(-50.0%)'); // retention 100% -> 50%
+    expect(text).toContain('(-50.0 pp)'); // retention 100% -> 50%: percentage points
     expect(text).toContain('500 (was 0)'); // losses: no finite percentage from 0
     expect(text).not.toMatch(ANSI);
     // The baseline row carries no delta.
@@ -93,7 +93,7 @@ describe('formatComparison', () => {
     const text = formatComparison(runs, { format: 'table', color: true });
     expect(text).toContain(`95.00 ${GREEN}(+90.0%)`); // higher rps is better
     expect(text).toContain(`40.0 ${RED}(+100.0%)`); // higher p50 is worse
-    expect(text).toContain(`50.00% ${RED}(-50.0%)`); // lower retention is worse
+    expect(text).toContain(`50.00% ${RED}(-50.0 pp)`); // lower retention is worse
     expect(text).toContain(`500 ${RED}(was 0)`); // more losses is worse
 
     const slower = run({ label: 'slow', rps: 25, latencyMs: [5, 10, 15] });
@@ -148,6 +148,7 @@ describe('formatComparison', () => {
     expect(f!.deltas.timePerRequestMs).toBeCloseTo((2000 * 50) / 95 / 20 - 100, 9);
     expect(f!.retention).toBe(0.5);
     expect(f!.deltas.retention).toBeCloseTo(-50, 9);
+    // Retention changes are in percentage points: 54.24% -> 99.99% is +45.75 pp, not "+84.3%".
     expect(f!.losses).toBe(500);
     expect(f!.deltas.losses).toBeNull();
     expect(Object.keys(f!.deltas).sort()).toEqual(
@@ -159,7 +160,7 @@ describe('formatComparison', () => {
     const text = formatComparison(runs, { format: 'markdown', color: false, columns: ['rps', 'p99', 'retention', 'losses'] });
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe('| Run | Requests/sec | p99 (ms) | Session retention | Losses |');
-    expect(lines[3]).toBe('| 2 replicas round-robin | 95.00 (+90.0%) | 60.0 (+100.0%) | 50.00% (-50.0%) | 500 (was 0) |');
+    expect(lines[3]).toBe('| 2 replicas round-robin | 95.00 (+90.0%) | 60.0 (+100.0%) | 50.00% (-50.0 pp) | 500 (was 0) |');
     const table = formatComparison(runs, { format: 'table', color: false, columns: ['losses'] });
     expect(table).not.toContain('Requests/sec');
     expect(table).toContain('Losses');
@@ -483,5 +484,19 @@ describe('formatConclusion', () => {
         expectNoSurvivalClaimForLossyRuns(runs, formatConclusion(runs));
       }
     });
+  });
+});
+
+describe('retention changes are percentage points', () => {
+  it('54.24% -> 99.99% reads +45.8 pp, not +84.3%', () => {
+    const a = { file: 'a.json', result: fakeResult({ label: 'memory' }) };
+    const b = { file: 'b.json', result: fakeResult({ label: 'redis' }) };
+    a.result.session.retention = 0.5424;
+    b.result.session.retention = 0.9999;
+    const text = formatComparison([a, b], { format: 'markdown', color: false, columns: ['retention'] });
+    expect(text).toContain('99.99% (+45.8 pp)');
+    expect(text).not.toContain('84.3%');
+    const doc = JSON.parse(formatComparison([a, b], { format: 'json', color: false })) as { runs: { deltas: { retention: number } }[] };
+    expect(doc.runs[1]!.deltas.retention).toBeCloseTo(45.75, 9);
   });
 });
