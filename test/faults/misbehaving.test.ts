@@ -2,12 +2,11 @@
  * Fault suite: servers that misbehave on purpose. Whatever the target does, the run ends on time, counts
  * each failure under its true kind, and writes a complete result (checked against the schema).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN } from '../helpers/cli.js';
+import { BIN, runShell } from '../helpers/cli.js';
 import { errorTotal, runWithResult } from '../helpers/fault-run.js';
 import { response, startRawServer, type RawServer } from '../helpers/raw-server.js';
 
@@ -19,23 +18,6 @@ async function server(handler: Parameters<typeof startRawServer>[0]): Promise<Ra
   const s = await startRawServer(handler);
   open.push(s);
   return s;
-}
-
-/** Runs a bash command line (for ulimit) without blocking this process, whose servers must keep answering. */
-function inShell(command: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', command], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
 }
 
 describe('the run always ends, on time', () => {
@@ -121,7 +103,7 @@ describe('failures under their true kind', () => {
 
 describe('the generator runs out of file descriptors', () => {
   it('checks the open-files limit against -c before the run, and says how to raise it (exit 2)', async () => {
-    const r = await inShell(`ulimit -n 256 && exec "${process.execPath}" "${BIN}" run http://127.0.0.1:9/ -c 1000 -n 1`);
+    const r = await runShell(`ulimit -n 256 && exec "${process.execPath}" "${BIN}" run http://127.0.0.1:9/ -c 1000 -n 1`);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--concurrency: 1,000 connections need about 1,032 open files, but this process may open 256 \(ulimit -n; the hard limit is 256\)/);
     expect(r.stderr).toMatch(/ulimit -n 1032/);
@@ -138,7 +120,7 @@ describe('the generator runs out of file descriptors', () => {
       const scenario = join(dir, 's.yaml');
       writeFileSync(scenario, `target: ${a.origin}\nflow:\n  - get: ${a.origin}/\n  - get: ${b.origin}/\n  - get: ${c.origin}/\n`);
       const json = join(dir, 'r.json');
-      const r = await inShell(`ulimit -n 100 && exec "${process.execPath}" "${BIN}" run "${scenario}" -c 40 -d 2s -q --json "${json}"`);
+      const r = await runShell(`ulimit -n 100 && exec "${process.execPath}" "${BIN}" run "${scenario}" -c 40 -d 2s -q --json "${json}"`);
       expect(r.signal).toBeNull();
       const result = JSON.parse(readFileSync(json, 'utf8')) as { requests: { total: number; errors: Record<string, number> }; durationMs: number };
       expect(result.requests.errors.local, `${r.stdout}${r.stderr}`).toBeGreaterThan(0);

@@ -19,7 +19,7 @@ export interface FaultRun extends CliResult {
 export const MAX_GENERATOR_RSS_MB = 400;
 
 /** `session-bench run ARGS --json FILE -q`, in a temporary folder removed afterwards; the generator's memory stays bounded. */
-export async function runWithResult(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; shell?: string } = {}): Promise<FaultRun> {
+export async function runWithResult(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<FaultRun> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-fault-'));
   try {
     const json = join(dir, 'r.json');
