@@ -105,11 +105,18 @@ export class RequestBuilder {
   /** Request headers for undici as [name, value, ...]; cached per step while the cookie header stays the same. */
   headers(step: Step, url: ResolvedUrl, cookie: string | null, contentType: string | null): string[] {
     const cached = this.headerCache[step.index];
-    const cacheable = contentType === null && url === this.shared.constantUrls[step.index] && this.plans[step.index]!.constantHeaders;
+    // The headers depend on the URL only through its origin (credentials go to the step's own origin
+    // alone): every request of a step to that origin shares them, a templated path included.
+    const cacheable = contentType === null && url.origin === this.stepOrigin(step) && this.plans[step.index]!.constantHeaders;
     if (cacheable && cached !== undefined && cached.cookie === cookie) return cached.headers;
     const headers = this.buildHeaders(step, url, cookie, contentType);
     if (cacheable) this.headerCache[step.index] = { cookie, headers };
     return headers;
+  }
+
+  /** The origin a step's own requests go to (its constant URL's, else the target's). */
+  private stepOrigin(step: Step): string {
+    return this.shared.constantUrls[step.index]?.origin ?? this.shared.base.origin;
   }
 
   /**
@@ -119,8 +126,7 @@ export class RequestBuilder {
    */
   private buildHeaders(step: Step, url: ResolvedUrl, cookie: string | null, contentType: string | null): string[] {
     const headers: string[] = [];
-    const stepOrigin = this.shared.constantUrls[step.index]?.origin ?? this.shared.base.origin;
-    const ownOrigin = url.origin === stepOrigin;
+    const ownOrigin = url.origin === this.stepOrigin(step);
     let hasUa = false;
     let hasAuth = false;
     let hasAcceptEncoding = false;
