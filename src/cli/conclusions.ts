@@ -121,7 +121,8 @@ function sessionVerdict(run: ComparedRun): string {
   if (ss.losses > 0) {
     const retention = ss.retention === null ? 'n/a' : formatRatioPct(ss.retention);
     const withRestart = !restart ? '' : restartAtMs === null ? '; the losses came with the restart' : lossTiming(r, restartAtMs);
-    return `${name}: lost ${sessions(ss.losses)}; retention ${retention}${withRestart}${crossReplica(r)}${failed}.`;
+    const users = ss.users.total > 0 ? `: ${formatCount(ss.users.affected)} of ${formatCount(ss.users.total)} users were logged out` : '';
+    return `${name}: lost ${sessions(ss.losses)}${users}; retention ${retention}${withRestart}${crossReplica(r)}${failed}.`;
   }
   if (ss.retention === null) {
     return `${name}: no logged-in requests were measured, so whether sessions survive is unknown${failed}.`;
@@ -168,17 +169,15 @@ function sessions(n: number): string {
 }
 
 /**
- * `; 480 of 500 recorded losses were answered by another replica than the one that served the login`,
- * when the loss events know both backends: the measured sign of per-replica session storage.
+ * `; 480 of 500 losses were answered by another replica than the one that served the login`, from the
+ * hop matrix (exact counts) when both backends are known: the measured sign of per-replica sessions.
  */
 function crossReplica(r: RunResult): string {
-  const known = r.session.lossEvents.filter((e) => e.backend !== null && e.loginBackend !== null);
-  if (known.length === 0) return '';
-  const moved = known.filter((e) => e.backend !== e.loginBackend).length;
-  return (
-    `; ${moved} of ${known.length} recorded losses were answered by another replica ` +
-    'than the one that served the login'
-  );
+  const known = r.session.attribution.hops.filter((h) => h.login !== null && h.lost !== null);
+  const total = known.reduce((a, h) => a + h.losses, 0);
+  if (total === 0) return '';
+  const moved = known.filter((h) => h.login !== h.lost).reduce((a, h) => a + h.losses, 0);
+  return `; ${formatCount(moved)} of ${formatCount(total)} losses were answered by another replica than the one that served the login`;
 }
 
 /**

@@ -11,8 +11,9 @@ import { startLab, type BalancerMode, type LabStats, type StoreKind } from '../l
 import { findOnPath } from '../lab/redis.js';
 import { loadScenario } from '../scenario/load.js';
 import type { ComparisonColumn } from '../reporters/compare.js';
-import type { RunResult } from '../result/schema.js';
-import type { Scenario } from '../scenario/types.js';
+import type { EventNotice } from '../engine/events.js';
+import type { ProgressSnapshot, RunResult } from '../result/schema.js';
+import type { EventSpec, Scenario } from '../scenario/types.js';
 
 /** One configuration the demo measures. */
 export interface DemoRow {
@@ -92,7 +93,7 @@ export type DemoRowOutcome =
   | { kind: 'skipped'; row: DemoRow; reason: string };
 
 /** The demo table's columns: the story's figures (ab's plus retention), narrow enough for a terminal. */
-export const DEMO_COLUMNS: readonly ComparisonColumn[] = ['rps', 'timePerRequestMs', 'p99', 'failed', 'retention', 'losses'];
+export const DEMO_COLUMNS: readonly ComparisonColumn[] = ['rps', 'timePerRequestMs', 'p99', 'failed', 'retention', 'usersAffected', 'losses'];
 
 /** The skip line's reason when the Redis row cannot get a Redis. */
 export const NO_REDIS_SKIP = 'no Redis (apt-get install redis-server, or --redis-url / REDIS_URL)';
@@ -121,7 +122,25 @@ export function labScenarioPath(moduleUrl: string = import.meta.url): string {
  * the measured restart time), replica-1 restarted after `restartAfterMs` on restart rows, then the lab's
  * counts. The lab is always closed. The redis row is skipped (not failed) when no Redis can be had.
  */
-export async function runDemoRow(row: DemoRow, settings: DemoSettings, hooks: { signal?: AbortSignal } = {}): Promise<DemoRowOutcome> {
+/** Live progress of a row (the demo's progress line, event notices). */
+export interface DemoRowHooks {
+  signal?: AbortSignal;
+  onProgress?: ((p: ProgressSnapshot) => void) | undefined;
+  onEvent?: ((n: EventNotice) => void) | undefined;
+}
+
+/**
+ * The shell command that asks the lab at `url` for a control action (`restart/1`, `scale/3`): curl when
+ * it is on PATH (what a user would type), else the same POST from Node, which is always there.
+ */
+export function labControlCommand(url: string, action: string, env: NodeJS.ProcessEnv): string {
+  const endpoint = `${url}/_lab/${action}`;
+  if (findOnPath('curl', env['PATH'])) return `curl -fsS -o /dev/null -X POST ${endpoint}`;
+  const script = "fetch(process.argv[1],{method:'POST'}).then(async(r)=>{if(!r.ok){console.error(r.status,await r.text());process.exit(1)}},(e)=>{console.error(e.message);process.exit(1)})";
+  return `"${process.execPath}" -e "${script}" ${endpoint}`;
+}
+
+export async function runDemoRow(row: DemoRow, settings: DemoSettings, hooks: DemoRowHooks = {}): Promise<DemoRowOutcome> {
   let redisSource: string | null = null;
   if (row.store === 'redis') {
     redisSource = redisSourceFor(settings.redisUrl, settings.env ?? process.env);
@@ -152,12 +171,10 @@ export async function runDemoRow(row: DemoRow, settings: DemoSettings, hooks: { 
     throw e;
   }
   try {
-    let restartAtMs: number | null = null;
-    let restarting: Promise<void> | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    // Taken right before run() starts its clock (synchronously, in the same call), so both share an origin.
-    const t0 = performance.now();
-    const running = run(
+    // The restart is an event of the run, as `--at 4s="curl -X POST .../_lab/restart/1"` would be: the
+    // same mechanism a user points at `kubectl rollout restart`, with its figures before, during and after.
+    const events: EventSpec[] = restartAfterMs === null ? [] : [{ atMs: restartAfterMs, command: labControlCommand(lab.url, 'restart/1', settings.env ?? process.env), stopOnFailure: false }];
+    let result = await run(
       scenario,
       {
         target: lab.url,
@@ -165,31 +182,16 @@ export async function runDemoRow(row: DemoRow, settings: DemoSettings, hooks: { 
         durationMs: settings.durationMs,
         requests: settings.requests ?? null,
         label: row.name,
+        events,
       },
-      { signal: hooks.signal },
+      { signal: hooks.signal, onProgress: hooks.onProgress, onEvent: hooks.onEvent, progressIntervalMs: hooks.onProgress ? 500 : undefined },
     );
-    if (restartAfterMs !== null) {
-      timer = setTimeout(() => {
-        // 1 ms earlier than measured: the run's clock is aligned through Date.now(), which has 1 ms steps.
-        restartAtMs = Math.max(0, Math.floor(performance.now() - t0) - 1);
-        restarting = lab.restart(1);
-        // Awaited below; never an unhandled rejection meanwhile.
-        restarting.catch(() => {});
-      }, restartAfterMs);
+    const restart = result.events[0];
+    if (restart !== undefined && restart.status === 'failed') {
+      throw new Error(`${row.name}: restarting replica-1 failed (${restart.command}): ${restart.output.trim() || `exit ${restart.exitCode}`}`);
     }
-    let result: RunResult;
-    try {
-      result = await running;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (restarting) {
-      try {
-        await restarting;
-      } catch (e) {
-        throw new Error(`${row.name}: restarting replica-1 failed: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
+    // 1 ms earlier than measured: the threads' clocks are aligned through Date.now(), which has 1 ms steps.
+    const restartAtMs = restart?.startedMs == null ? null : Math.max(0, Math.floor(restart.startedMs) - 1);
     const restarted = restartAtMs !== null;
     result = {
       ...result,

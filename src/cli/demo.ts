@@ -16,6 +16,7 @@ import { loadScenario } from '../scenario/load.js';
 import { printComparisonSummary } from './conclusions.js';
 import { DEMO_COLUMNS, DEMO_DEFAULTS, DEMO_ROWS, labScenarioPath, redisSourceFor, runDemoRow, type DemoRowOutcome, type DemoSettings } from './demo-rows.js';
 import { FlagIssues } from './flags.js';
+import { progressPrinter } from './run.js';
 import type { Io } from './io.js';
 import { checkResultsDir, defaultResultsDir, displayPath, resultPath } from './results-dir.js';
 
@@ -97,6 +98,7 @@ export async function demoCommand(io: Io, flags: DemoFlags): Promise<number> {
       'Session losses (logged-in requests sent back to the login page), counted by the app and by session-bench:\n',
   );
 
+  const liveTerminal = io.stderr.isTTY === true && io.env.TERM !== 'dumb';
   const runs: ComparedRun[] = [];
   let disagreements = 0;
   let interrupted = false;
@@ -109,13 +111,16 @@ export async function demoCommand(io: Io, flags: DemoFlags): Promise<number> {
     }
     const head = `row ${i + 1}/${DEMO_ROWS.length}: ${row.description} ...`;
     const started = performance.now();
-    if (!quiet) io.stderr.write(head);
+    // Live progress within the row on a terminal (redrawn); in a log, the row's line as it ends.
+    const live = !quiet && liveTerminal ? progressPrinter(io, false, `row ${i + 1}/${DEMO_ROWS.length} `) : null;
+    if (!quiet && live === null) io.stderr.write(head);
     let outcome: DemoRowOutcome;
     try {
-      outcome = await runDemoRow(row, { ...settings, scenario }, { signal: io.signal });
+      outcome = await runDemoRow(row, { ...settings, scenario }, { signal: io.signal, onProgress: live?.onProgress, onEvent: live?.onEvent });
     } catch (e) {
+      live?.done();
       // One row's failure (e.g. a Redis URL that does not answer) must not hide the others' results.
-      if (!quiet) io.stderr.write(' failed\n');
+      if (!quiet) io.stderr.write(`${live !== null ? head : ''} failed\n`);
       const message = e instanceof Error ? e.message : String(e);
       io.stdout.write(`  ${row.name}: failed: ${message}\n`);
       if (e instanceof SessionBenchError) {
@@ -127,10 +132,11 @@ export async function demoCommand(io: Io, flags: DemoFlags): Promise<number> {
       }
       continue;
     }
+    live?.done();
     if (!quiet) {
       const restart = outcome.kind === 'ran' && outcome.restartAtMs !== null ? ` (replica-1 restarted at ${secs(outcome.restartAtMs)})` : '';
       const cut = outcome.kind === 'ran' && outcome.result.interrupted ? ' interrupted after' : '';
-      io.stderr.write(outcome.kind === 'skipped' ? ' skipped\n' : `${restart}${cut} ${secs(performance.now() - started)}\n`);
+      io.stderr.write(`${live !== null ? head : ''}${outcome.kind === 'skipped' ? ' skipped\n' : `${restart}${cut} ${secs(performance.now() - started)}\n`}`);
     }
     if (outcome.kind === 'skipped') {
       io.stdout.write(`  ${row.name}: skipped: ${outcome.reason}\n`);

@@ -18,6 +18,8 @@ export interface LabFlags {
   port?: string;
   delay?: string;
   threads?: string;
+  quiet?: boolean;
+  logRequests?: boolean;
 }
 
 /** The lab's default port: the `target` of scenarios/lab.yaml. */
@@ -35,6 +37,8 @@ export function registerLabCommand(program: Command, io: Io, setExit: (code: num
     .option('--port <port>', `balancer port; 0 = any free port (default ${DEFAULT_LAB_PORT})`)
     .option('--delay <time>', 'added server time per request, to model a heavier app (default 0ms)')
     .option('--threads <n>', "requests each replica processes at once, like Tomcat's maxThreads; 0 = unlimited (default 0)")
+    .option('-q, --quiet', 'print only control actions (restart, scale) and errors')
+    .option('--log-requests', 'print every proxied request and every replica log line (thousands a second under load)')
     .action(async (flags: LabFlags) => {
       setExit(await labCommand(io, flags));
     });
@@ -53,6 +57,7 @@ export async function labCommand(io: Io, flags: LabFlags): Promise<number> {
     f.add('--redis-url', `expected a redis:// or rediss:// URL, got "${flags.redisUrl}"`);
   }
   if (flags.redisUrl !== undefined && store !== 'redis') f.add('--redis-url', 'only used with --store redis');
+  if (flags.quiet && flags.logRequests) f.add('--log-requests', 'not with -q');
   f.throwIfAny();
 
   const envRedis = io.env['REDIS_URL'] || undefined;
@@ -60,6 +65,9 @@ export async function labCommand(io: Io, flags: LabFlags): Promise<number> {
   const redisFrom = flags.redisUrl !== undefined ? '--redis-url' : envRedis !== undefined ? 'REDIS_URL' : null;
   if (io.signal.aborted) return ExitCode.ok;
 
+  const log = labLogFilter(flags.quiet ? 'quiet' : flags.logRequests ? 'all' : 'warnings', batchedWriter(io.stdout));
+  const flushTimer = setInterval(() => log.flush(), 1000);
+  flushTimer.unref();
   let lab: Lab;
   try {
     lab = await startLab({
@@ -70,7 +78,8 @@ export async function labCommand(io: Io, flags: LabFlags): Promise<number> {
       delayMs,
       threads,
       ...(store === 'redis' && redisUrl !== undefined ? { redisUrl } : {}),
-      log: batchedWriter(io.stdout),
+      log,
+      logRequests: flags.logRequests ?? false,
     });
   } catch (e) {
     if (e instanceof UsageError && e.code === ErrorCode.portInUse) {
@@ -103,7 +112,7 @@ export async function labCommand(io: Io, flags: LabFlags): Promise<number> {
       `    curl -X POST ${url}/_lab/scale/3      scale to 3 replicas like an autoscaler (down removes the highest-numbered)`,
       `    curl ${url}/_lab/stats                requests and session misses per replica, as JSON`,
       `    curl -X POST ${url}/_lab/reset-stats  zero the counts`,
-      'Press Ctrl-C to stop. Replica log:',
+      `Press Ctrl-C to stop. ${flags.quiet ? 'Control actions and errors' : flags.logRequests ? 'Every request and replica log line' : 'Warnings (session misses, failed logins), errors and control actions; --log-requests for every request'}:`,
       '',
     ].join('\n'),
   );
@@ -113,6 +122,8 @@ export async function labCommand(io: Io, flags: LabFlags): Promise<number> {
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   await lab.close();
+  clearInterval(flushTimer);
+  log.flush();
   io.stdout.write(`session-bench lab: stopped (${lab.stats().totals.requests} requests, ${lab.stats().totals.sessionMisses} session misses)\n`);
   return ExitCode.ok;
 }
@@ -130,3 +141,51 @@ function batchedWriter(out: NodeJS.WritableStream): (line: string) => void {
     }
   };
 }
+
+/** Most warning lines printed per second by default; the rest are counted in one line. */
+export const WARNINGS_PER_SECOND = 20;
+
+/**
+ * What `lab` prints of its log: `all` (--log-requests), `warnings` (default: control actions, warnings
+ * such as session misses and failed logins, errors; at most WARNINGS_PER_SECOND warnings a second, the
+ * rest counted), `quiet` (-q: control actions and errors).
+ */
+export function labLogFilter(mode: 'all' | 'warnings' | 'quiet', write: (line: string) => void, now: () => number = Date.now): LabLog {
+  if (mode === 'all') return Object.assign((line: string) => write(line), { flush() {} });
+  let second = 0;
+  let shown = 0;
+  let held = 0;
+  const flush = (): void => {
+    if (held > 0) write(`lab       WARN  ... and ${held.toLocaleString('en-US')} more warnings in that second (--log-requests prints them all)`);
+    held = 0;
+  };
+  const log = (line: string): void => {
+    const m = /^(\S+)\s+(INFO|WARN|ERROR)\b/.exec(line);
+    const source = m?.[1] ?? '';
+    const level = m?.[2] ?? 'INFO';
+    const control = source === 'lab' && level === 'INFO';
+    if (level === 'ERROR' || control || (level === 'INFO' && / Started on port /.test(line))) {
+      write(line);
+      return;
+    }
+    if (mode === 'quiet' || level !== 'WARN') return;
+    const s = Math.floor(now() / 1000);
+    if (s !== second) {
+      flush();
+      second = s;
+      shown = 0;
+    }
+    if (shown < WARNINGS_PER_SECOND) {
+      shown++;
+      write(line);
+    } else held++;
+  };
+  return Object.assign(log, {
+    flush() {
+      if (Math.floor(now() / 1000) !== second) flush();
+    },
+  });
+}
+
+/** A log line sink that may hold a count of suppressed lines until `flush()`. */
+export type LabLog = ((line: string) => void) & { flush(): void };

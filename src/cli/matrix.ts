@@ -256,7 +256,7 @@ export async function matrixCommand(io: Io, positional: string, flags: MatrixFla
     const progress = progressPrinter(io, quiet);
     let result: RunResult;
     try {
-      result = await run(scenario, { ...options, label: c.name, meta: { case: c.name } }, { signal: io.signal, onProgress: progress.onProgress });
+      result = await run(scenario, { ...options, label: c.name, meta: { case: c.name } }, { signal: io.signal, onProgress: progress.onProgress, onEvent: progress.onEvent });
     } finally {
       progress.done();
     }

@@ -4,18 +4,20 @@
  */
 import { ExitCode } from '../common/errors.js';
 import type { ConnectionMode } from '../engine/http/transport.js';
-import { formatProgressLine } from '../reporters/progress.js';
+import { formatEventNotice, formatProgressLine } from '../reporters/progress.js';
 import { outputPathProblem, saveResultFile } from '../reporters/json.js';
 import { shouldUseColor } from '../reporters/style.js';
 import { formatRunReport } from '../reporters/terminal.js';
 import type { ProgressSnapshot, RunResult } from '../result/schema.js';
-import { run, thresholdsFailed } from '../engine/runner.js';
+import { describeExit, type EventNotice } from '../engine/events.js';
+import { run, stoppingEventFailed, thresholdsFailed } from '../engine/runner.js';
 import { targetErrorOf } from '../engine/usability.js';
-import { type RunOptions } from '../engine/options.js';
+import { DEFAULT_CONCURRENCY, type RunOptions } from '../engine/options.js';
 import { buildQuickScenario } from '../scenario/quick.js';
 import { compileScenario, parseThresholds } from '../scenario/compile.js';
 import { loadScenario } from '../scenario/load.js';
-import { RELOGIN_POLICIES, type Scenario } from '../scenario/types.js';
+import { RELOGIN_POLICIES, type EventSpec, type Scenario, type Stage } from '../scenario/types.js';
+import { parseEventFlag, parseRate, parseStage, rateProblem } from '../scenario/values.js';
 import { parseUserFlag, readUsersFile, type Credential } from '../scenario/users.js';
 import { FlagIssues } from './flags.js';
 import type { Io } from './io.js';
@@ -49,21 +51,44 @@ export interface RunFlags {
   workers?: string;
   insecure?: boolean;
   quiet?: boolean;
+  at?: string[];
+  stage?: string[];
+  stopOnEventFailure?: boolean;
 }
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['per-vu', 'shared', 'new'];
-export const DEFAULT_CONCURRENCY = 10;
+export { DEFAULT_CONCURRENCY };
 
 /** `--rate 200`, `200/s`, `12000/m`: iterations per second. */
-function parseRate(f: FlagIssues, value: string | undefined): number | undefined {
+function parseRateFlag(f: FlagIssues, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|sec|second|m|min|minute))?\s*$/i.exec(value);
-  const n = m ? Number(m[1]) / (m[2] && m[2].toLowerCase().startsWith('m') ? 60 : 1) : NaN;
-  if (!(n > 0)) {
-    f.add('--rate', `expected iterations per second such as 200 or 200/s, got "${value}"`);
-    return undefined;
-  }
+  const n = parseRate(value);
+  if (n === undefined) f.add('--rate', rateProblem(value)!);
   return n;
+}
+
+/** `--stage 30s:20`, repeatable. */
+function parseStages(f: FlagIssues, values: readonly string[] | undefined): Stage[] | undefined {
+  if (values === undefined) return undefined;
+  const out: Stage[] = [];
+  for (const v of values) {
+    const st = parseStage(v);
+    if (typeof st === 'string') f.add('--stage', st);
+    else out.push(st);
+  }
+  return out;
+}
+
+/** `--at 20s="kubectl rollout restart deploy/app"`, repeatable. */
+function parseEvents(f: FlagIssues, values: readonly string[] | undefined, stopOnFailure: boolean): EventSpec[] {
+  const out: EventSpec[] = [];
+  for (const v of values ?? []) {
+    const e = parseEventFlag(v);
+    if (typeof e === 'string') f.add('--at', e);
+    else out.push({ ...e, stopOnFailure });
+  }
+  if (stopOnFailure && out.length === 0) f.add('--stop-on-event-failure', 'only with --at');
+  return out;
 }
 
 const isUrl = (s: string): boolean => /^https?:\/\//i.test(s);
@@ -71,7 +96,7 @@ const isUrl = (s: string): boolean => /^https?:\/\//i.test(s);
 /** Turns flags into a scenario and run options; every problem is reported at once (exit 2). */
 export function resolveRunInput(positional: string | undefined, flags: RunFlags): { scenario: Scenario; options: RunOptions } {
   const f = new FlagIssues();
-  const concurrency = f.int('--concurrency', flags.concurrency, 1, 1_000_000) ?? DEFAULT_CONCURRENCY;
+  const concurrency = f.int('--concurrency', flags.concurrency, 1, 1_000_000);
   const requests = f.int('--requests', flags.requests);
   const durationMs = f.duration('--duration', flags.duration);
   if (durationMs === 0) f.add('--duration', 'must be more than 0');
@@ -83,9 +108,10 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   const httpClient = f.oneOf('--http-client', flags.httpClient, ['builtin', 'undici'] as const);
   const relogin = f.oneOf('--relogin', flags.relogin, RELOGIN_POLICIES);
   const target = f.url('--target', flags.target);
-  const rate = parseRate(f, flags.rate);
+  const rate = parseRateFlag(f, flags.rate);
   const maxVus = f.int('--max-vus', flags.maxVus, 1, 1_000_000);
-  if (maxVus !== undefined && rate === undefined) f.add('--max-vus', 'only with --rate (the open model)');
+  const stages = parseStages(f, flags.stage);
+  const events = parseEvents(f, flags.at, flags.stopOnEventFailure ?? false);
   const workers = flags.workers === 'auto' ? 'auto' : f.int('--workers', flags.workers, 1, 256);
   const thresholds = parseThresholds(flags.threshold ?? [], '--threshold', f.issues);
   if (flags.json !== undefined) {
@@ -139,12 +165,15 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
       session: { ...session, relogin: relogin ?? session.relogin, keepCookies: new Set([...session.keepCookies, ...(flags.keepCookie ?? [])]) },
     };
   }
+  if (maxVus !== undefined && rate === undefined && scenario?.load.rate == null) f.add('--max-vus', 'only with --rate (the open model)');
   f.throwIfAny();
   return {
     scenario: scenario!,
     options: {
       target,
       concurrency,
+      stages,
+      events,
       requests: requests ?? null,
       durationMs: durationMs ?? null,
       rampUpMs,
@@ -162,27 +191,44 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   };
 }
 
-/** Prints progress on stderr: redrawn once a second on a TTY, a plain line every 5 s otherwise. */
-export function progressPrinter(io: Io, quiet: boolean): { onProgress?: (p: ProgressSnapshot) => void; done(): void } {
-  if (quiet) return { done() {} };
+/** Progress output of a run: live figures and event notices (see {@link progressPrinter}). */
+export interface ProgressPrinter {
+  onProgress?: (p: ProgressSnapshot) => void;
+  onEvent: (n: EventNotice) => void;
+  done(): void;
+}
+
+/**
+ * Prints progress on stderr: redrawn once a second on a TTY, a plain line every 5 s otherwise; an event
+ * line when an --at command starts and ends (even with -q: an operation on the system under test is
+ * never silent). `prefix` starts every live line (the demo's row).
+ */
+export function progressPrinter(io: Io, quiet: boolean, prefix = ''): ProgressPrinter {
   // Redraw in place only on a real terminal; pipes, CI logs and TERM=dumb get plain lines.
   const tty = io.stderr.isTTY === true && io.env.TERM !== 'dumb';
   const color = shouldUseColor(io.stderr, io.env);
   let lastPlain = 0;
-  let drew = false;
+  let current = '';
+  const onEvent = (n: EventNotice): void => {
+    const line = formatEventNotice(n);
+    io.stderr.write(tty && current !== '' ? `\r\x1b[2K${line}\n${current}` : `${line}\n`);
+  };
+  if (quiet) return { onEvent, done() {} };
   return {
+    onEvent,
     onProgress(p) {
-      const line = formatProgressLine(p, { color });
+      const line = `${prefix}${formatProgressLine(p, { color })}`;
       if (tty) {
+        current = line;
         io.stderr.write(`\r\x1b[2K${line}`);
-        drew = true;
       } else if (p.elapsedMs - lastPlain >= 5000) {
         lastPlain = p.elapsedMs;
         io.stderr.write(`${line}\n`);
       }
     },
     done() {
-      if (drew) io.stderr.write('\r\x1b[2K');
+      if (current !== '') io.stderr.write('\r\x1b[2K');
+      current = '';
     },
   };
 }
@@ -205,6 +251,9 @@ export async function finishRun(io: Io, result: RunResult, jsonPath: string | un
     return ExitCode.targetUnusable;
   }
   if (result.interrupted) return ExitCode.interrupted;
+  const failedEvents = result.events.filter((e) => e.status === 'failed');
+  for (const e of failedEvents) io.stderr.write(`session-bench: event at ${e.atMs / 1000}s failed (${describeExit(e)}): ${e.command}\n`);
+  if (stoppingEventFailed(result)) return ExitCode.thresholdBreached;
   if (thresholdsFailed(result)) {
     const failed = result.thresholds!.filter((t) => !t.ok).map((t) => t.expression);
     io.stderr.write(`session-bench: threshold${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}\n`);
@@ -218,7 +267,7 @@ export async function runCommand(io: Io, positional: string | undefined, flags: 
   const progress = progressPrinter(io, flags.quiet ?? false);
   let result: RunResult;
   try {
-    result = await run(scenario, options, { signal: io.signal, onProgress: progress.onProgress });
+    result = await run(scenario, options, { signal: io.signal, onProgress: progress.onProgress, onEvent: progress.onEvent });
   } finally {
     progress.done();
   }

@@ -50,3 +50,12 @@ export function connectionLimitProblem(connections: number): string | null {
   }
   return null;
 }
+
+/** The most connections this process can hold at once (open files and local ports), or null when unknown. */
+export function maxConnections(): number | null {
+  const files = openFileLimits();
+  const ports = localPortCount();
+  const byFiles = files === null ? Number.POSITIVE_INFINITY : files.soft - RESERVED_FDS;
+  const n = Math.min(byFiles, ports ?? Number.POSITIVE_INFINITY);
+  return Number.isFinite(n) ? Math.max(1, n) : null;
+}

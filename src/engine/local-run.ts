@@ -7,7 +7,7 @@ import { Collector } from '../metrics/collector.js';
 import type { MetricsSnapshot } from '../metrics/collector.js';
 import type { Scenario } from '../scenario/types.js';
 import { Control } from './control.js';
-import { startClosedModel } from './executors/closed.js';
+import { runStagedClosedModel, startClosedModel } from './executors/closed.js';
 import type { ExecutorContext } from './executors/executor.js';
 import { runOpenModel } from './executors/open.js';
 import { createSharedAgent, Transport, type TransportOptions } from './http/transport.js';
@@ -25,6 +25,8 @@ export interface LiveFigures extends UsabilityCounts {
   losses: number;
   flowRequests: number;
   flowRequestsKept: number;
+  activeVus: number;
+  droppedIterations: number;
   /** Encoded overall latency histogram (for an exact p99 across threads). */
   hdr: string;
 }
@@ -57,6 +59,8 @@ export function liveFigures(c: Collector): LiveFigures {
     losses: c.losses,
     flowRequests: c.flowRequests,
     flowRequestsKept: c.flowRequestsKept,
+    activeVus: c.activeVus,
+    droppedIterations: c.droppedIterations,
     hdr: c.encodedOverall(),
   };
 }
@@ -79,6 +83,7 @@ export async function runLocal(scenario: Scenario, opts: NormalisedOptions, slic
   const startMs = performance.now() - (Date.now() - slice.startEpochMs);
   const steps = [...scenario.login, ...scenario.flow];
   const collector = new Collector(steps.map((s) => ({ name: s.name, phase: s.phase, method: s.method })), startMs);
+  if (scenario.session.servedByHeader !== null) collector.noteBackendSource({ kind: 'header', name: scenario.session.servedByHeader });
   const control = new Control(slice.requests);
   const shared = prepareShared(scenario, base, collector, control, opts);
   const transportOptions: TransportOptions = { mode: opts.connections, client: opts.httpClient, timeoutMs: opts.timeoutMs, insecure: opts.insecure, concurrency: slice.maxVus ?? slice.concurrency };
@@ -120,6 +125,7 @@ export async function runLocal(scenario: Scenario, opts: NormalisedOptions, slic
   hooks.stopSignal?.addEventListener('abort', onStop, { once: true });
 
   const tickTimer = setInterval(() => {
+    collector.touch(performance.now());
     checkUnusable();
     hooks.onTick?.(collector);
   }, hooks.intervalMs ?? 1000);
@@ -132,9 +138,11 @@ export async function runLocal(scenario: Scenario, opts: NormalisedOptions, slic
 
   const ctx: ExecutorContext = { control, newVu, collector, timers };
   const running: Promise<unknown>[] =
-    slice.rate === null
-      ? startClosedModel({ concurrency: slice.concurrency, rampUpMs: opts.rampUpMs }, ctx)
-      : [runOpenModel({ rate: slice.rate, concurrency: slice.concurrency, maxVus: slice.maxVus ?? slice.concurrency, startMs }, ctx)];
+    slice.rate !== null
+      ? [runOpenModel({ rate: slice.rate, stages: opts.stages, share: 1 / slice.threads, concurrency: slice.concurrency, maxVus: slice.maxVus ?? slice.concurrency, startMs }, ctx)]
+      : opts.stages.length > 0
+        ? [runStagedClosedModel({ stages: opts.stages, startMs, thread: slice.thread, threads: slice.threads }, ctx)]
+        : startClosedModel({ concurrency: slice.concurrency, rampUpMs: opts.rampUpMs }, ctx);
 
   // When the run stops, requests in flight get a grace period (like k6's gracefulStop) so that every
   // answer the server gave is counted; after it they are aborted.
@@ -158,6 +166,8 @@ export async function runLocal(scenario: Scenario, opts: NormalisedOptions, slic
   hooks.signal?.removeEventListener('abort', onAbort);
   hooks.stopSignal?.removeEventListener('abort', onStop);
   checkUnusable();
+  collector.touch(performance.now());
+  for (const vu of vus) collector.recordUser(vu.figures());
   await Promise.all(transports.map((t) => t.close(true)));
   await agent?.destroy().catch(() => undefined);
   hooks.onTick?.(collector);

@@ -8,6 +8,8 @@ import { mergeSnapshots } from '../metrics/collector.js';
 import { mergeEncoded, percentileMs } from '../metrics/histogram.js';
 import { ratio, toRunResult } from '../metrics/summary.js';
 import { evaluateThresholds } from '../metrics/thresholds.js';
+import { eventWindows } from '../metrics/windows.js';
+import { EventRunner, type EventNotice, type EventRecord } from './events.js';
 import type { ProgressSnapshot, RunResult } from '../result/schema.js';
 import type { Scenario } from '../scenario/types.js';
 import { liveFigures, runLocal, type LiveFigures, type LocalRunOutcome } from './local-run.js';
@@ -20,6 +22,8 @@ import { runInWorkers } from './workers.js';
 export interface RunHooks {
   /** Aborting stops the run; the partial result is returned with `interrupted: true`. */
   signal?: AbortSignal | undefined;
+  /** An event command started or ended (for progress output). */
+  onEvent?: ((notice: EventNotice) => void) | undefined;
   onProgress?: ((p: ProgressSnapshot) => void) | undefined;
   progressIntervalMs?: number | undefined;
 }
@@ -52,23 +56,45 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
       losses: sum((l) => l.losses),
       failed: sum((l) => l.failed),
       errors: sum((l) => l.errors),
+      activeVus: sum((l) => l.activeVus),
+      droppedIterations: sum((l) => l.droppedIterations),
     });
     lastRequests = requests;
     lastMs = now;
   };
 
+  // An event whose command failed may stop the run (stopOnFailure): not an interrupt, a stop reason.
+  const eventStop = new AbortController();
+  let eventStopReason: string | null = null;
+  const events = new EventRunner(opts.events, {
+    onNotice: hooks.onEvent,
+    onStopRequest: (reason) => {
+      eventStopReason ??= reason;
+      eventStop.abort();
+    },
+    env: { SESSION_BENCH_TARGET: opts.target },
+  });
+  events.start(t0);
+
   const slices = sliceRun(opts, startEpochMs);
   let outcomes: LocalRunOutcome[];
-  if (slices.length === 1) {
-    outcomes = [
-      await runLocal(scenario, opts, slices[0]!, {
-        signal: hooks.signal,
-        intervalMs: hooks.progressIntervalMs,
-        onTick: hooks.onProgress ? (c) => progress([liveFigures(c)]) : undefined,
-      }),
-    ];
-  } else {
-    outcomes = await runInWorkers(scenario, opts, slices, { signal: hooks.signal, intervalMs: hooks.progressIntervalMs ?? 1000, onLive: progress });
+  let eventRecords: EventRecord[] = [];
+  try {
+    if (slices.length === 1) {
+      outcomes = [
+        await runLocal(scenario, opts, slices[0]!, {
+          signal: hooks.signal,
+          stopSignal: eventStop.signal,
+          intervalMs: hooks.progressIntervalMs,
+          onTick: hooks.onProgress ? (c) => progress([liveFigures(c)]) : undefined,
+        }),
+      ];
+    } else {
+      outcomes = await runInWorkers(scenario, opts, slices, { signal: hooks.signal, stopSignal: eventStop.signal, intervalMs: hooks.progressIntervalMs ?? 1000, onLive: progress });
+    }
+  } finally {
+    // Never leave a command running behind the tool (also when the run failed).
+    eventRecords = await events.finish();
   }
   const durationMs = performance.now() - t0;
 
@@ -84,9 +110,9 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   // Judged on the whole run: any thread's early verdict, or the totals at the end.
   const unusable = outcomes.find((o) => o.unusable !== null)?.unusable ?? unusableReason(counts, 1);
   const interrupted = outcomes.some((o) => o.interrupted) || (hooks.signal?.aborted ?? false);
-  const stopReason = unusable !== null ? `target unusable: ${unusable}` : interrupted ? 'interrupted' : null;
+  const stopReason = unusable !== null ? `target unusable: ${unusable}` : interrupted ? 'interrupted' : eventStopReason;
 
-  const { target, insecure: _insecure, ...recorded } = opts;
+  const { target, insecure: _insecure, events: _events, ...recorded } = opts;
   const result = toRunResult(snapshot, {
     label: options.label ?? '',
     target,
@@ -100,6 +126,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
     meta: options.meta ?? {},
     tracked,
   });
+  result.events = eventRecords.map((e, i) => ({ ...e, windows: eventWindows(result.timeline, eventRecords, i) }));
   const cpu = process.cpuUsage(cpu0);
   result.generator = { maxRssMb: Math.round(process.resourceUsage().maxRSS / 102.4) / 10, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
   const thresholds = [...scenario.thresholds, ...(options.thresholds ?? [])];
@@ -110,4 +137,9 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
 /** True when a threshold was given and at least one failed (exit code 1). */
 export function thresholdsFailed(result: RunResult): boolean {
   return (result.thresholds ?? []).some((t) => !t.ok);
+}
+
+/** True when an event that was to stop the run on failure failed (exit code 1). */
+export function stoppingEventFailed(result: RunResult): boolean {
+  return result.events.some((e) => e.status === 'failed' && e.stopOnFailure);
 }

@@ -11,6 +11,9 @@ export interface RunSlice {
   rate: number | null;
   /** Date.now() at the run's start, so every thread's timestamps share one origin. */
   startEpochMs: number;
+  /** This slice's thread (0-based) and the number of threads: its share of stage targets. */
+  thread: number;
+  threads: number;
 }
 
 /** Splits `total` into `parts` whole shares that add up exactly. */
@@ -33,6 +36,8 @@ export function sliceRun(opts: NormalisedOptions, startEpochMs: number): RunSlic
       requests: requests === null ? null : requests[i]!,
       rate: opts.rate === null ? null : opts.rate / w,
       startEpochMs,
+      thread: i,
+      threads: w,
     };
     offset += maxVus === null ? c : maxVus[i]!;
     return s;

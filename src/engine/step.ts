@@ -15,7 +15,8 @@ import type { H1Connection } from './http/h1/connection.js';
 import type { RequestHead } from './http/request-head.js';
 import type { OutgoingRequest, Transport } from './http/transport.js';
 import { RequestBuilder, type Payload } from './request-builder.js';
-import { isAffinityCookie, isLoginPath, lossInResponse, type LossReason } from './session.js';
+import type { UserFigures } from '../metrics/collector.js';
+import { backendFromSetCookies, cookieNameValue, deletesCookie, isAffinityCookie, isLoginPath, lossInResponse, sessionIdPart, type LossReason } from './session.js';
 import { fromUrl, resolveStepUrl, type ResolvedUrl } from './url.js';
 import type { VuShared } from './vu-shared.js';
 
@@ -88,6 +89,18 @@ export class StepRunner implements OutgoingRequest {
   /** Backend that answered the last login step, for loss events. */
   private loginBackend: string | null = null;
   private lastBackend: string | null = null;
+  /** The backend that the VU's affinity cookie or session-id route names (no backend header). */
+  private cookieBackend: string | null = null;
+  /** Session-id cookie values last set (route suffix dropped), to see one replaced silently. */
+  private sessionIds: Map<string, string> | null = null;
+  private regenerated = false;
+  // What this VU saw over the run (UserFigures).
+  private everLoggedIn = false;
+  private firstLoginBackend: string | null = null;
+  private losses = 0;
+  private sinceLogin = 0;
+  private attributedRequests = 0;
+  private sameBackend = 0;
   private hidden: [string, string][] = [];
   private stoppedByAbort = false;
   // The step being sent: what a redirect hop carries over.
@@ -120,6 +133,7 @@ export class StepRunner implements OutgoingRequest {
       this.method = step.method;
       this.payload = this.builder.body(step, this.hidden);
       this.hop = 0;
+      this.regenerated = false;
     } catch (err) {
       this.owner.stepCrashed(err);
       return;
@@ -130,12 +144,31 @@ export class StepRunner implements OutgoingRequest {
   /** The login just completed: losses from now on are attributed to the backend that served it. */
   loggedIn(): void {
     this.loginBackend = this.lastBackend;
+    this.sinceLogin = 0;
+    if (!this.everLoggedIn) {
+      this.everLoggedIn = true;
+      this.firstLoginBackend = this.lastBackend;
+    }
+  }
+
+  /** What this VU saw over the whole run. */
+  figures(): UserFigures {
+    return {
+      loggedIn: this.everLoggedIn,
+      losses: this.losses,
+      firstLoginBackend: this.firstLoginBackend,
+      attributedRequests: this.attributedRequests,
+      sameBackend: this.sameBackend,
+    };
   }
 
   /** The session was lost: clear the jar as the scenario's re-login policy says, before logging in again. */
   afterLoss(): void {
     const { relogin, keepCookies } = this.shared.scenario.session;
-    if (relogin === 'fresh') this.jar.clear();
+    if (relogin === 'fresh') {
+      this.jar.clear();
+      this.cookieBackend = null;
+    }
     else if (relogin === 'clear-session') {
       const set = this.shared.loginCookieNames;
       this.jar.forget((name) => set.has(name) && !isAffinityCookie(name, keepCookies));
@@ -233,8 +266,17 @@ export class StepRunner implements OutgoingRequest {
     if (ex.setCookies !== null) {
       this.jar.store(ex.setCookies, url.href);
       if (step.phase === 'login') for (const c of ex.setCookies) this.shared.loginCookieNames.add(cookieName(c));
+      if (this.shared.backendFromCookies) {
+        const found = backendFromSetCookies(ex.setCookies, scenario.session.keepCookies, this.shared.sessionCookieNames, Date.now());
+        if (found !== null) {
+          this.cookieBackend = found.backend;
+          collector.noteBackendSource(found.source);
+        }
+      }
+      if (this.sessionIdReplaced(ex.setCookies, step.phase === 'flow')) this.regenerated = true;
     }
-    if (ex.servedBy !== null) this.lastBackend = ex.servedBy;
+    const backend = ex.servedBy ?? this.cookieBackend;
+    if (backend !== null) this.lastBackend = backend;
 
     if (status >= 300 && status < 400 && ex.location !== null) {
       let next: URL | null = null;
@@ -245,24 +287,25 @@ export class StepRunner implements OutgoingRequest {
       }
       if (next !== null && loginPaths.length > 0 && isLoginPath(next.pathname, loginPaths) && !this.expectsLocation(step, next)) {
         if (step.phase === 'flow') {
-          collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
-          this.recordLoss(step, url, status, 'redirect-to-login', now);
+          collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, false, now);
+          this.countLoggedInRequest(backend);
+          this.recordLoss(step, url, status, 'redirect-to-login', backend, now);
           return Outcome.Lost;
         }
-        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, true, now);
         return this.fail(`${step.name}: answered ${status} back to the login page (${ex.location})`);
       }
       if (next !== null && step.followRedirects && next.protocol !== 'http:' && next.protocol !== 'https:') {
         // A browser would hand `mailto:`, `ftp:` or an app scheme to another program: the step ends here.
-        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, true, now);
         return this.fail(`${step.name}: redirected to ${next.protocol} (${ex.location}), which session-bench cannot follow`);
       }
       if (next !== null && step.followRedirects && this.hop >= MAX_REDIRECTS) {
-        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, true, now);
         return this.fail(`${step.name}: too many redirects (${MAX_REDIRECTS + 1} in a row, the last to ${ex.location})`);
       }
       if (next !== null && step.followRedirects) {
-        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, false, now);
         this.url = fromUrl(next);
         if (status === 303 || ((status === 301 || status === 302) && this.method === 'POST')) {
           this.method = 'GET';
@@ -274,18 +317,19 @@ export class StepRunner implements OutgoingRequest {
     }
 
     // The final response of this step.
+    if (step.phase === 'flow') this.countLoggedInRequest(backend);
     if (step.phase === 'flow') {
       const loss = lossInResponse(status, ex.body, scenario.session);
       if (loss !== null) {
-        collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
-        this.recordLoss(step, url, status, loss, now);
+        collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, false, now);
+        this.recordLoss(step, url, status, loss, backend, now);
         return Outcome.Lost;
       }
     } else if (status >= 200 && status < 300 && scenario.session.lostBodyMatch !== null && step.index === scenario.login.length - 1 && ex.body !== null && scenario.session.lostBodyMatch.test(ex.body)) {
-      collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, true, now);
+      collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, true, now);
       return this.fail(`${step.name}: answered the login form again`);
     } else if (this.sentOnToAppPage(step, url, status)) {
-      collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, false, now);
+      collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, false, now);
       ex.body = null;
       return Outcome.StillLoggedIn;
     }
@@ -293,7 +337,8 @@ export class StepRunner implements OutgoingRequest {
     const extractProblem = problem === null ? this.extract(step) : null;
     if (this.shared.captureHidden[step.index] && ex.body !== null) this.hidden = hiddenInputs(ex.body, this.shared.hiddenFormAction[step.index]!, url.href);
     const failed = problem !== null || extractProblem !== null;
-    collector.recordResponse(step.index, latencyUs, status, ex.bytes, ex.servedBy, failed, now);
+    collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, failed, now);
+    if (this.regenerated && step.phase === 'flow') collector.recordRegeneration();
     // The page is not needed any more: a VU that thinks for a while should not hold it.
     ex.body = null;
     return failed ? this.fail(`${step.name}: ${problem ?? extractProblem}`) : Outcome.Ok;
@@ -366,8 +411,41 @@ export class StepRunner implements OutgoingRequest {
     return null;
   }
 
-  private recordLoss(step: Step, url: ResolvedUrl, status: number, reason: LossReason, nowMs: number): void {
+  /** A logged-in request got its final answer from `backend`: counted for stickiness and since-login. */
+  private countLoggedInRequest(backend: string | null): void {
+    this.sinceLogin++;
+    if (this.loginBackend !== null && backend !== null) {
+      this.attributedRequests++;
+      if (backend === this.loginBackend) this.sameBackend++;
+    }
+  }
+
+  /**
+   * Notes the session-id cookies an answer sets; true when a flow answer replaced one with another
+   * session (a route suffix alone changing is the same session, moved).
+   */
+  private sessionIdReplaced(setCookies: readonly string[], inFlow: boolean): boolean {
+    let replaced = false;
+    const names = this.shared.sessionCookieNames;
+    for (const c of setCookies) {
+      const [name, value] = cookieNameValue(c);
+      if (!names.has(name)) continue;
+      const ids = (this.sessionIds ??= new Map());
+      if (deletesCookie(c, value, Date.now())) {
+        ids.delete(name);
+        continue;
+      }
+      const id = sessionIdPart(value);
+      const prev = ids.get(name);
+      if (inFlow && prev !== undefined && prev !== id) replaced = true;
+      ids.set(name, id);
+    }
+    return replaced;
+  }
+
+  private recordLoss(step: Step, url: ResolvedUrl, status: number, reason: LossReason, backend: string | null, nowMs: number): void {
     const { collector } = this.shared;
+    this.losses++;
     collector.recordLoss(
       step.index,
       {
@@ -379,8 +457,9 @@ export class StepRunner implements OutgoingRequest {
         status,
         reason,
         location: reason === 'redirect-to-login' ? this.exchange.location : null,
-        backend: this.exchange.servedBy,
+        backend,
         loginBackend: this.loginBackend,
+        requestsSinceLogin: this.sinceLogin,
       },
       nowMs,
     );

@@ -5,7 +5,7 @@
 import type { Collector } from '../metrics/collector.js';
 import type { Scenario } from '../scenario/types.js';
 import type { ExchangeRequest } from './http/exchange.js';
-import { loginPathsFor } from './session.js';
+import { loginPathsFor, SESSION_ID_COOKIES } from './session.js';
 import { resolveStepUrl, type ResolvedUrl, type TargetBase } from './url.js';
 
 /** Stop and budget decisions shared by every VU of a run (or of a worker thread). */
@@ -40,6 +40,10 @@ export interface VuShared {
    * user: SESSION, JSESSIONID...): what a `clear-session` re-login drops. One set per thread, not per VU.
    */
   readonly loginCookieNames: Set<string>;
+  /** Cookies that hold the session id (watched for silent regeneration, and for a route suffix). */
+  readonly sessionCookieNames: ReadonlySet<string>;
+  /** No header names the backend: read it from affinity cookies or a session-id route, when present. */
+  readonly backendFromCookies: boolean;
 }
 
 /** Precomputes what every VU needs per step. */
@@ -72,5 +76,7 @@ export function prepareShared(scenario: Scenario, base: TargetBase, collector: C
     captureHidden,
     hiddenFormAction,
     loginCookieNames: new Set(),
+    sessionCookieNames: scenario.session.sessionCookies ?? SESSION_ID_COOKIES,
+    backendFromCookies: scenario.session.servedByHeader === null,
   };
 }

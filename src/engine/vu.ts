@@ -4,6 +4,7 @@
  * lost, logs in again and goes on. Each request is the step runner's (step.ts). It never formats output:
  * everything it sees goes to the Collector.
  */
+import type { UserFigures } from '../metrics/collector.js';
 import type { Vars } from '../scenario/template.js';
 import type { Credential } from '../scenario/users.js';
 import { VuCookieJar } from './cookies.js';
@@ -58,11 +59,14 @@ export class VirtualUser implements StepOwner {
     this.steps = new StepRunner(id, shared, transport, new VuCookieJar(), this.vars, this);
   }
 
-  /** Closed model: log in, loop the flow until the run stops. */
-  run(): Promise<void> {
+  /**
+   * Closed model: log in, loop the flow until the run stops, or until `keepGoing` (asked between
+   * iterations) says no (a stage ramped down).
+   */
+  run(keepGoing?: () => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const next = (o: Outcome): void => {
-        if (o === Outcome.Stopped || this.shared.control.stopped) resolve();
+        if (o === Outcome.Stopped || this.shared.control.stopped || (keepGoing !== undefined && !keepGoing())) resolve();
         else this.startIteration(undefined, next, reject);
       };
       next(Outcome.Ok);
@@ -81,6 +85,11 @@ export class VirtualUser implements StepOwner {
   /** Aborts the request in flight; it will not be recorded. */
   abort(): void {
     this.steps.abort();
+  }
+
+  /** What this user saw over the run (users affected, stickiness). */
+  figures(): UserFigures {
+    return this.steps.figures();
   }
 
   private startIteration(intendedStartMs: number | undefined, end: (o: Outcome) => void, fail: (err: unknown) => void): void {

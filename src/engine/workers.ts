@@ -30,6 +30,8 @@ export type WorkerCommand = { type: 'stop'; interrupted: boolean };
 
 export interface WorkerRunHooks {
   signal?: AbortSignal | undefined;
+  /** Stop starting requests (in-flight ones finish), e.g. an event failed. */
+  stopSignal?: AbortSignal | undefined;
   intervalMs: number;
   /** The latest live figures of every worker, once a second. */
   onLive?: ((live: readonly LiveFigures[]) => void) | undefined;
@@ -44,6 +46,8 @@ export async function runInWorkers(scenario: Scenario, opts: NormalisedOptions, 
   };
   const onAbort = (): void => stopAll(true);
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  const onStop = (): void => stopAll(false);
+  hooks.stopSignal?.addEventListener('abort', onStop, { once: true });
   const timer = setInterval(() => {
     if (latest.every((l) => l !== null)) hooks.onLive?.(latest as LiveFigures[]);
   }, hooks.intervalMs);
@@ -67,6 +71,7 @@ export async function runInWorkers(scenario: Scenario, opts: NormalisedOptions, 
   } finally {
     clearInterval(timer);
     hooks.signal?.removeEventListener('abort', onAbort);
+    hooks.stopSignal?.removeEventListener('abort', onStop);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

@@ -70,6 +70,8 @@ export class Balancer {
   readonly #server: http.Server;
   readonly #control: LabControl;
   #rr = 0;
+  /** Called for every proxied answer when set (the lab's --log-requests). */
+  onAnswer: ((backend: string, method: string, url: string, status: number, ms: number) => void) | null = null;
 
   constructor(mode: BalancerMode, control: LabControl) {
     this.mode = mode;
@@ -197,6 +199,7 @@ export class Balancer {
   }
 
   #proxy(req: IncomingMessage, res: ServerResponse, b: Backend, setAffinity: boolean): void {
+    const startedAt = this.onAnswer !== null ? performance.now() : 0;
     b.inflight++;
     let released = false;
     const release = (): void => {
@@ -214,6 +217,7 @@ export class Balancer {
       (ures) => {
         // Count before forwarding, so a client that has the response can rely on the stats including it.
         b.counts.requests++;
+        if (this.onAnswer !== null) this.onAnswer(b.name, req.method ?? '?', req.url ?? '/', ures.statusCode ?? 502, performance.now() - startedAt);
         if (ures.headers[SESSION_MISS_HEADER] === '1') b.counts.sessionMisses++;
         const out: OutgoingHttpHeaders = {};
         for (const k in ures.headers) if (!HOP_BY_HOP.has(k)) out[k] = ures.headers[k];

@@ -38,6 +38,8 @@ export interface LabOptions {
   sessionTtlSeconds?: number;
   /** Receives replica log lines (`replica-2 WARN  Session not found ...`); default: discarded (and never built). */
   log?: (line: string) => void;
+  /** Also log one line per proxied request to `log` (`replica-2 GET /owners 200 1.2ms`). */
+  logRequests?: boolean;
 }
 
 /** Counts for one replica name. */
@@ -138,6 +140,10 @@ class LabImpl implements Lab {
       stats: () => this.stats(),
       resetStats: () => this.resetStats(),
     });
+    const log = options.log;
+    if (options.logRequests && log) {
+      this.#balancer.onAnswer = (backend, method, url, status, ms) => log(`${backend} INFO  ${method} ${url} ${status} ${ms.toFixed(1)}ms`);
+    }
   }
 
   get url(): string {

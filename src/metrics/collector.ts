@@ -5,7 +5,7 @@
  * threads hand their figures to the main thread and how a RunResult is built.
  */
 import { ERROR_KINDS, type ErrorKind } from '../result/constants.js';
-import type { ErrorCounts, LossEvent } from '../result/schema.js';
+import type { Attribution, ErrorCounts, LossEvent, UsersFigures } from '../result/schema.js';
 import { createLatencyHistogram, encodeHistogram, mergeEncoded, percentileMs, type Histogram } from './histogram.js';
 
 /** Loss events kept in a result; counts stay exact beyond it. */
@@ -82,7 +82,99 @@ class LatencyCounts {
   toHistogram(): Histogram {
     return this.addTo(createLatencyHistogram());
   }
+
+  /** The encoded histogram of these counts, '' when empty. */
+  encoded(): string {
+    return this.total === 0 ? '' : encodeHistogram(this.toHistogram());
+  }
+
+  reset(): void {
+    if (this.total === 0) return;
+    this.counts.fill(0);
+    this.total = 0;
+  }
 }
+
+/** Size classes of counts (losses per user, requests since login): exact below 3, then ranges. */
+const COUNT_CLASSES: readonly [number, string][] = [
+  [1, '1'],
+  [2, '2'],
+  [5, '3-5'],
+  [10, '6-10'],
+  [20, '11-20'],
+  [50, '21-50'],
+  [100, '51-100'],
+];
+export function countClass(n: number): string {
+  for (const [upTo, label] of COUNT_CLASSES) if (n <= upTo) return label;
+  return '101+';
+}
+
+/** One second of the run. Its latency is kept dense only while it is the current second, then encoded. */
+class SecondBucket {
+  requests = 0;
+  failed = 0;
+  errors = 0;
+  losses = 0;
+  logins = 0;
+  loginFailures = 0;
+  flowRequests = 0;
+  flowRequestsKept = 0;
+  regenerations = 0;
+  dropped = 0;
+  hdr = '';
+  /** Responses per backend index (see Collector.backendIndex). */
+  backends: number[] | null = null;
+  /** Latencies recorded after this second was encoded (rare: out-of-order timestamps). */
+  late: number[] | null = null;
+  constructor(public activeVus: number) {}
+}
+
+/** What a virtual user saw over the whole run, handed to the collector when the run ends. */
+export interface UserFigures {
+  loggedIn: boolean;
+  losses: number;
+  /** Backend of the user's first login, when known. */
+  firstLoginBackend: string | null;
+  /** Logged-in requests whose backend and login backend were both known, and of them on the login's. */
+  attributedRequests: number;
+  sameBackend: number;
+}
+
+/** Where the backend name of a response came from. */
+export type BackendSource = NonNullable<Attribution['backendSource']>;
+
+export interface TimelineSecond {
+  requests: number;
+  failed: number;
+  errors: number;
+  losses: number;
+  logins: number;
+  loginFailures: number;
+  flowRequests: number;
+  flowRequestsKept: number;
+  regenerations: number;
+  dropped: number;
+  activeVus: number;
+  hdr: string;
+  backends: Record<string, number>;
+}
+
+const emptySecond = (activeVus = 0): TimelineSecond => ({
+  requests: 0,
+  failed: 0,
+  errors: 0,
+  losses: 0,
+  logins: 0,
+  loginFailures: 0,
+  flowRequests: 0,
+  flowRequestsKept: 0,
+  regenerations: 0,
+  dropped: 0,
+  activeVus,
+  hdr: '',
+  backends: {},
+});
 
 class StepStats {
   requests = 0;
@@ -128,9 +220,17 @@ export interface MetricsSnapshot {
   lossEvents: LossEvent[];
   lossEventsDropped: number;
   backends: Record<string, number>;
-  /** Per whole second since start: [requests, failed, losses]. */
-  timeline: [number, number, number][];
+  /** Per whole second since start. */
+  timeline: TimelineSecond[];
   lastError: string | null;
+  regenerations: number;
+  users: UsersFigures;
+  /** Losses by `${login backend}\n${backend that lost}` ('' = unknown). */
+  hops: Record<string, number>;
+  lossesByBackend: Record<string, number>;
+  lossesBySinceLogin: Record<string, number>;
+  stickiness: { requests: number; sameBackend: number; vus: number; fullySticky: number; minShare: number | null };
+  backendSource: BackendSource | null;
 }
 
 export class Collector {
@@ -156,8 +256,28 @@ export class Collector {
   stillLoggedIn = 0;
   private readonly lossEvents: LossEvent[] = [];
   private lossEventsDropped = 0;
-  private readonly backends = new Map<string, number>();
-  private readonly timeline: [number, number, number][] = [];
+  regenerations = 0;
+  /** Virtual users active now (closed model: running; open model: in an iteration). */
+  activeVus = 0;
+  backendSource: BackendSource | null = null;
+  /** Backend names, indexed in order of first appearance; counts per index. */
+  private readonly backendNames: string[] = [];
+  private readonly backendIds = new Map<string, number>();
+  private readonly backendCounts: number[] = [];
+  private lastBackendName = '';
+  private lastBackendId = -1;
+  private readonly timeline: SecondBucket[] = [];
+  /** The bucket of the latest record, and its second's latency (dense until the second is over). */
+  private current: SecondBucket;
+  private currentSecond = 0;
+  /** The bucket of the latest record: where the login or flow request it ends is counted. */
+  private last: SecondBucket;
+  private readonly secondLatency = new LatencyCounts();
+  private readonly hops = new Map<string, number>();
+  private readonly lossesByBackend = new Map<string, number>();
+  private readonly lossesBySinceLogin = new Map<string, number>();
+  private readonly users: UsersFigures = { total: 0, loggedIn: 0, affected: 0, maxLosses: 0, lossesPerUser: {}, byLoginBackend: {} };
+  private readonly stickiness = { requests: 0, sameBackend: 0, vus: 0, fullySticky: 0, minShare: null as number | null };
 
   /** @param startMs performance.now() at the run's start; timestamps are relative to it. */
   constructor(
@@ -165,16 +285,59 @@ export class Collector {
     private readonly startMs: number,
   ) {
     this.steps = stepMeta.map(() => new StepStats());
+    this.current = new SecondBucket(0);
+    this.last = this.current;
+    this.timeline.push(this.current);
   }
 
-  private bucket(nowMs: number): [number, number, number] {
+  /**
+   * The bucket of `nowMs`'s second (before the start: second 0). The latest second keeps its latency
+   * dense; when a later second begins it is encoded. A record for an earlier second (a timestamp taken a
+   * little earlier on another path) still goes to its own second.
+   */
+  private bucket(nowMs: number): SecondBucket {
     const s = Math.max(0, Math.floor((nowMs - this.startMs) / 1000));
-    let b = this.timeline[s];
-    if (b === undefined) {
-      for (let i = this.timeline.length; i <= s; i++) this.timeline[i] = [0, 0, 0];
-      b = this.timeline[s]!;
+    if (s > this.currentSecond) {
+      this.current.hdr = this.secondLatency.encoded();
+      this.secondLatency.reset();
+      for (let i = this.currentSecond + 1; i <= s; i++) this.timeline.push(new SecondBucket(this.activeVus));
+      this.currentSecond = s;
+      this.current = this.timeline[s]!;
     }
+    const b = s === this.currentSecond ? this.current : this.timeline[s]!;
+    this.last = b;
     return b;
+  }
+
+  /** Makes sure the timeline reaches `nowMs` (seconds in which nothing ended still exist). */
+  touch(nowMs: number): void {
+    this.bucket(nowMs);
+  }
+
+  private backendIndex(name: string): number {
+    if (name === this.lastBackendName) return this.lastBackendId;
+    let id = this.backendIds.get(name);
+    if (id === undefined) {
+      id = this.backendNames.length;
+      this.backendNames.push(name);
+      this.backendIds.set(name, id);
+      this.backendCounts.push(0);
+    }
+    this.lastBackendName = name;
+    this.lastBackendId = id;
+    return id;
+  }
+
+  /** `delta` VUs became active (+) or idle (-). */
+  vuActivity(delta: number, nowMs: number): void {
+    this.activeVus += delta;
+    const b = this.bucket(nowMs);
+    if (this.activeVus > b.activeVus) b.activeVus = this.activeVus;
+  }
+
+  /** The backend names of this run come from `source` (the first one found is reported). */
+  noteBackendSource(source: BackendSource): void {
+    this.backendSource ??= source;
   }
 
   /** A response arrived. `failed`: it did not meet the step's expectation. */
@@ -187,13 +350,20 @@ export class Collector {
     this.responses++;
     this.bytesReceived += bytes;
     const b = this.bucket(nowMs);
-    b[0]++;
+    if (b === this.current) this.secondLatency.record(latencyUs);
+    else (b.late ??= []).push(latencyUs);
+    b.requests++;
     if (failed) {
       st.failed++;
       this.failed++;
-      b[1]++;
+      b.failed++;
     }
-    if (backend !== null) this.backends.set(backend, (this.backends.get(backend) ?? 0) + 1);
+    if (backend !== null) {
+      const id = this.backendIndex(backend);
+      this.backendCounts[id]!++;
+      const per = (b.backends ??= []);
+      per[id] = (per[id] ?? 0) + 1;
+    }
   }
 
   /** A request got no response (refused, reset, timeout...). Not part of the latency histograms. */
@@ -206,8 +376,9 @@ export class Collector {
     this.failed++;
     this.errors++;
     const b = this.bucket(nowMs);
-    b[0]++;
-    b[1]++;
+    b.requests++;
+    b.failed++;
+    b.errors++;
     this.lastError = `${kind}: ${(err as Error)?.message ?? String(err)}`;
   }
 
@@ -215,15 +386,32 @@ export class Collector {
   recordLoss(step: number, event: LossEvent, nowMs: number): void {
     this.steps[step]!.losses++;
     this.losses++;
-    this.bucket(nowMs)[2]++;
+    this.bucket(nowMs).losses++;
+    const hop = `${event.loginBackend ?? ''}\n${event.backend ?? ''}`;
+    this.hops.set(hop, (this.hops.get(hop) ?? 0) + 1);
+    if (event.backend !== null) this.lossesByBackend.set(event.backend, (this.lossesByBackend.get(event.backend) ?? 0) + 1);
+    if (event.requestsSinceLogin !== undefined) {
+      const c = countClass(event.requestsSinceLogin);
+      this.lossesBySinceLogin.set(c, (this.lossesBySinceLogin.get(c) ?? 0) + 1);
+    }
     if (this.lossEvents.length < MAX_LOSS_EVENTS) this.lossEvents.push(event);
     else this.lossEventsDropped++;
   }
 
+  /** A flow response replaced the session cookie without sending the user to log in. */
+  recordRegeneration(): void {
+    this.regenerations++;
+    this.last.regenerations++;
+  }
+
+  /** A login ended (right after its last response was recorded: it counts in that response's second). */
   recordLogin(ok: boolean, failureReason?: string): void {
-    if (ok) this.logins++;
-    else {
+    if (ok) {
+      this.logins++;
+      this.last.logins++;
+    } else {
       this.loginFailures++;
+      this.last.loginFailures++;
       if (failureReason !== undefined) {
         this.lastLoginFailure = failureReason;
         countReason(this.loginFailureReasons, failureReason);
@@ -234,7 +422,11 @@ export class Collector {
   /** A flow step got its final response; `kept` unless it showed a session loss. */
   recordFlowRequest(kept: boolean): void {
     this.flowRequests++;
-    if (kept) this.flowRequestsKept++;
+    this.last.flowRequests++;
+    if (kept) {
+      this.flowRequestsKept++;
+      this.last.flowRequestsKept++;
+    }
   }
 
   /** A flow iteration ended: all steps done (`kept`), or cut short by a session loss. */
@@ -243,8 +435,36 @@ export class Collector {
     if (kept) this.flowIterationsKept++;
   }
 
-  recordDroppedIteration(): void {
-    this.droppedIterations++;
+  recordDroppedIteration(nowMs: number, n = 1): void {
+    this.droppedIterations += n;
+    this.bucket(nowMs).dropped += n;
+  }
+
+  /** A virtual user's figures over the whole run (called once per VU as the run ends). */
+  recordUser(u: UserFigures): void {
+    const users = this.users;
+    users.total++;
+    if (u.loggedIn) users.loggedIn++;
+    if (u.losses > 0) {
+      users.affected++;
+      if (u.losses > users.maxLosses) users.maxLosses = u.losses;
+      const c = countClass(u.losses);
+      users.lossesPerUser[c] = (users.lossesPerUser[c] ?? 0) + 1;
+    }
+    if (u.firstLoginBackend !== null) {
+      const by = (users.byLoginBackend[u.firstLoginBackend] ??= { users: 0, affected: 0 });
+      by.users++;
+      if (u.losses > 0) by.affected++;
+    }
+    if (u.attributedRequests > 0) {
+      const st = this.stickiness;
+      st.requests += u.attributedRequests;
+      st.sameBackend += u.sameBackend;
+      st.vus++;
+      if (u.sameBackend === u.attributedRequests) st.fullySticky++;
+      const share = u.sameBackend / u.attributedRequests;
+      if (st.minShare === null || share < st.minShare) st.minShare = share;
+    }
   }
 
   /** A login page sent a VU that was to log in again on to the app: its session was still valid. */
@@ -284,6 +504,14 @@ export class Collector {
     return Math.round((nowMs - this.startMs) * 1000) / 1000;
   }
 
+  /** A second's encoded histogram, with any late latencies added. */
+  private secondHdr(b: SecondBucket): string {
+    if (b === this.current && b.late === null) return this.secondLatency.encoded();
+    const h = b === this.current ? this.secondLatency.toHistogram() : b.hdr === '' ? createLatencyHistogram() : mergeEncoded([b.hdr]);
+    for (const us of b.late ?? []) h.recordValue(us);
+    return h.totalCount === 0 ? '' : encodeHistogram(h);
+  }
+
   snapshot(): MetricsSnapshot {
     return {
       steps: this.steps.map((st, i) => {
@@ -317,9 +545,30 @@ export class Collector {
       stillLoggedIn: this.stillLoggedIn,
       lossEvents: [...this.lossEvents],
       lossEventsDropped: this.lossEventsDropped,
-      backends: Object.fromEntries(this.backends),
-      timeline: this.timeline.map((b) => [...b] as [number, number, number]),
+      backends: Object.fromEntries(this.backendNames.map((n, i) => [n, this.backendCounts[i]!])),
+      timeline: this.timeline.map((b) => ({
+        requests: b.requests,
+        failed: b.failed,
+        errors: b.errors,
+        losses: b.losses,
+        logins: b.logins,
+        loginFailures: b.loginFailures,
+        flowRequests: b.flowRequests,
+        flowRequestsKept: b.flowRequestsKept,
+        regenerations: b.regenerations,
+        dropped: b.dropped,
+        activeVus: b.activeVus,
+        hdr: this.secondHdr(b),
+        backends: b.backends === null ? {} : Object.fromEntries(b.backends.flatMap((n, i) => (n > 0 ? [[this.backendNames[i]!, n]] : []))),
+      })),
       lastError: this.lastError,
+      regenerations: this.regenerations,
+      users: structuredClone(this.users),
+      hops: Object.fromEntries(this.hops),
+      lossesByBackend: Object.fromEntries(this.lossesByBackend),
+      lossesBySinceLogin: Object.fromEntries(this.lossesBySinceLogin),
+      stickiness: { ...this.stickiness },
+      backendSource: this.backendSource,
     };
   }
 }
@@ -354,16 +603,52 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
   const sum = (f: (p: MetricsSnapshot) => number): number => parts.reduce((a, p) => a + f(p), 0);
   const backends: Record<string, number> = {};
   for (const p of parts) addCounts(backends, p.backends);
-  const timeline: [number, number, number][] = [];
+  const timeline: TimelineSecond[] = [];
   for (const p of parts) {
-    p.timeline.forEach((b, s) => {
-      const t = (timeline[s] ??= [0, 0, 0]);
-      t[0] += b[0];
-      t[1] += b[1];
-      t[2] += b[2];
+    p.timeline.forEach((b, i) => {
+      const t = (timeline[i] ??= emptySecond());
+      t.requests += b.requests;
+      t.failed += b.failed;
+      t.errors += b.errors;
+      t.losses += b.losses;
+      t.logins += b.logins;
+      t.loginFailures += b.loginFailures;
+      t.flowRequests += b.flowRequests;
+      t.flowRequestsKept += b.flowRequestsKept;
+      t.regenerations += b.regenerations;
+      t.dropped += b.dropped;
+      t.activeVus += b.activeVus;
+      t.hdr = t.hdr === '' ? b.hdr : b.hdr === '' ? t.hdr : encodeHistogram(mergeEncoded([t.hdr, b.hdr]));
+      addCounts(t.backends, b.backends);
     });
   }
-  for (let s = 0; s < timeline.length; s++) timeline[s] ??= [0, 0, 0];
+  for (let i = 0; i < timeline.length; i++) timeline[i] ??= emptySecond();
+  const users: UsersFigures = { total: 0, loggedIn: 0, affected: 0, maxLosses: 0, lossesPerUser: {}, byLoginBackend: {} };
+  const stickiness = { requests: 0, sameBackend: 0, vus: 0, fullySticky: 0, minShare: null as number | null };
+  const hops: Record<string, number> = {};
+  const lossesByBackend: Record<string, number> = {};
+  const lossesBySinceLogin: Record<string, number> = {};
+  for (const p of parts) {
+    users.total += p.users.total;
+    users.loggedIn += p.users.loggedIn;
+    users.affected += p.users.affected;
+    users.maxLosses = Math.max(users.maxLosses, p.users.maxLosses);
+    addCounts(users.lossesPerUser, p.users.lossesPerUser);
+    for (const [b, v] of Object.entries(p.users.byLoginBackend)) {
+      const t = (users.byLoginBackend[b] ??= { users: 0, affected: 0 });
+      t.users += v.users;
+      t.affected += v.affected;
+    }
+    stickiness.requests += p.stickiness.requests;
+    stickiness.sameBackend += p.stickiness.sameBackend;
+    stickiness.vus += p.stickiness.vus;
+    stickiness.fullySticky += p.stickiness.fullySticky;
+    const m = p.stickiness.minShare;
+    if (m !== null && (stickiness.minShare === null || m < stickiness.minShare)) stickiness.minShare = m;
+    addCounts(hops, p.hops);
+    addCounts(lossesByBackend, p.lossesByBackend);
+    addCounts(lossesBySinceLogin, p.lossesBySinceLogin);
+  }
   const events = parts.flatMap((p) => p.lossEvents).sort((a, b) => a.atMs - b.atMs);
   return {
     steps,
@@ -386,5 +671,12 @@ export function mergeSnapshots(parts: readonly MetricsSnapshot[]): MetricsSnapsh
     backends,
     timeline,
     lastError: parts.map((p) => p.lastError).find((x) => x !== null) ?? null,
+    regenerations: sum((p) => p.regenerations),
+    users,
+    hops,
+    lossesByBackend,
+    lossesBySinceLogin,
+    stickiness,
+    backendSource: parts.map((p) => p.backendSource).find((x) => x !== null) ?? null,
   };
 }

@@ -5,7 +5,7 @@
 import { ERROR_KINDS, SCHEMA_VERSION } from '../result/constants.js';
 import type { ErrorCounts, RunResult } from '../result/schema.js';
 import { VERSION } from '../common/version.js';
-import { decodeHistogram, mergeEncoded, summarize } from './histogram.js';
+import { decodeHistogram, mergeEncoded, percentileMs, summarize } from './histogram.js';
 import type { MetricsSnapshot } from './collector.js';
 
 export interface ResultInfo {
@@ -64,6 +64,7 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       maxVus: options.maxVus,
       workers: options.workers,
       users: options.users,
+      stages: options.stages,
     },
     meta: info.meta,
     requests: { total, ok: total - failed, failed, non2xx, byStatus, errors, retries: s.retries, aborted: s.aborted },
@@ -88,6 +89,19 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       losses: s.losses,
       lossEvents: s.lossEvents,
       lossEventsDropped: s.lossEventsDropped,
+      silentRegenerations: s.regenerations,
+      users: s.users,
+      attribution: {
+        // Only when some answer named its backend.
+        backendSource: Object.keys(s.backends).length > 0 ? s.backendSource : null,
+        hops: hopList(s.hops),
+        lossesByBackend: s.lossesByBackend,
+        lossesByRequestsSinceLogin: s.lossesBySinceLogin,
+        stickiness:
+          s.stickiness.vus === 0
+            ? null
+            : { ...s.stickiness, share: ratio(s.stickiness.sameBackend, s.stickiness.requests) },
+      },
     },
     droppedIterations: s.droppedIterations,
     backends: s.backends,
@@ -103,8 +117,39 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       errors: st.errors,
       latency: summarize(decodeHistogram(st.hdr)),
     })),
-    timeline: s.timeline.map(([requests, failedN, losses], second) => ({ second, requests, failed: failedN, losses })),
+    timeline: s.timeline.map((b, second) => {
+      const h = b.hdr === '' ? null : decodeHistogram(b.hdr);
+      return {
+        second,
+        requests: b.requests,
+        failed: b.failed,
+        losses: b.losses,
+        errors: b.errors,
+        logins: b.logins,
+        loginFailures: b.loginFailures,
+        flowRequests: b.flowRequests,
+        flowRequestsKept: b.flowRequestsKept,
+        regenerations: b.regenerations,
+        droppedIterations: b.dropped,
+        activeVus: b.activeVus,
+        p50: h === null ? null : percentileMs(h, 50),
+        p99: h === null ? null : percentileMs(h, 99),
+        hdr: b.hdr,
+        backends: b.backends,
+      };
+    }),
+    events: [],
   };
+}
+
+/** Hops sorted by losses, most first. */
+function hopList(hops: Record<string, number>): RunResult['session']['attribution']['hops'] {
+  return Object.entries(hops)
+    .map(([key, losses]) => {
+      const [login, lost] = key.split('\n') as [string, string];
+      return { login: login === '' ? null : login, lost: lost === '' ? null : lost, losses };
+    })
+    .sort((a, b) => b.losses - a.losses || String(a.login).localeCompare(String(b.login)) || String(a.lost).localeCompare(String(b.lost)));
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;

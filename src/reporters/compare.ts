@@ -43,6 +43,7 @@ export const COMPARISON_COLUMNS: readonly ComparisonColumn[] = [
   'p99',
   'failed',
   'retention',
+  'usersAffected',
   'flowRetention',
   'losses',
 ];
@@ -56,6 +57,7 @@ export type ComparedKey =
   | 'p99'
   | 'failed'
   | 'retention'
+  | 'usersAffected'
   | 'flowRetention'
   | 'losses';
 
@@ -71,6 +73,8 @@ interface Metric {
   delta: 'relative' | 'points';
   value: (r: RunResult) => number | null;
   format: (v: number) => string;
+  /** The cell's text when it says more than the value (`10 of 20`); default `format(value)`. */
+  display?: (r: RunResult) => string;
 }
 
 const METRICS: readonly Metric[] = [
@@ -108,6 +112,16 @@ const METRICS: readonly Metric[] = [
     delta: 'points',
     value: (r) => (r.session.tracked ? r.session.retention : null),
     format: (v) => formatRatioPct(v),
+  },
+  {
+    // The share of users that were logged out at least once, shown as "10 of 20" (pp against the baseline).
+    key: 'usersAffected',
+    header: 'Users logged out',
+    better: 'lower',
+    delta: 'points',
+    value: (r) => (r.session.tracked && r.session.users.total > 0 ? r.session.users.affected / r.session.users.total : null),
+    format: (v) => formatRatioPct(v, 1),
+    display: (r) => `${formatCount(r.session.users.affected)} of ${formatCount(r.session.users.total)}`,
   },
   {
     key: 'flowRetention',
@@ -191,7 +205,7 @@ export function formatComparison(runs: readonly ComparedRun[], opts: ComparisonO
 function formatCell(m: Metric, r: RunResult, baseline: RunResult | null, s: Style): string {
   const v = m.value(r);
   if (v === null) return 'n/a';
-  const text = m.format(v);
+  const text = m.display?.(r) ?? m.format(v);
   if (baseline === null) return text;
   const b = m.value(baseline);
   if (b === null) return text;
@@ -228,6 +242,8 @@ export interface ComparedRunJson {
   retention: number | null;
   flowRetention: number | null;
   losses: number | null;
+  /** Users logged out at least once, of all users; null when the scenario does not log in. */
+  usersAffected: { affected: number; total: number; share: number | null } | null;
   /** Change against the baseline per figure: percent, but percentage points for retention and flowRetention; null when not computable. */
   deltas: Record<ComparedKey, number | null>;
 }
@@ -264,6 +280,7 @@ function formatComparisonJson(runs: readonly ComparedRun[]): string {
         retention: value('retention'),
         flowRetention: value('flowRetention'),
         losses: value('losses'),
+        usersAffected: r.session.tracked ? { affected: r.session.users.affected, total: r.session.users.total, share: value('usersAffected') } : null,
         deltas,
       };
     }),

@@ -5,7 +5,8 @@
 import Table from 'cli-table3';
 import { ERROR_KINDS } from '../result/constants.js';
 import type { LossEvent, RunResult, StepResult } from '../result/schema.js';
-import { abFigures, formatMs, formatRatioPct } from './format.js';
+import { abFigures, formatCount, formatMs, formatRatioPct } from './format.js';
+import { attributionLines, eventsBlock, timelineBlock, usersAffectedText } from './operations.js';
 import { NO_ROW_SEPARATORS, createStyle, type Style } from './style.js';
 
 /** Options for {@link formatRunReport}. */
@@ -34,7 +35,10 @@ export function formatRunReport(result: RunResult, opts: RunReportOptions): stri
   const parts = [
     abBlock(result, s),
     percentileBlock(result),
+    droppedBlock(result, s),
     sessionBlock(result, s, opts.maxLossEvents ?? 5),
+    eventsBlock(result, s),
+    timelineBlock(result, s),
     stepBlock(result.steps, s),
     thresholdBlock(result, s),
   ].filter((p) => p !== '');
@@ -56,8 +60,8 @@ function abBlock(r: RunResult, s: Style): string {
   lines.push(field('Concurrency Level', String(r.options.concurrency)));
   if (r.options.rate !== null) {
     lines.push(field('Rate', `${r.options.rate} iterations/s (open model)`));
-    const dropped = String(r.droppedIterations);
-    lines.push(field('Dropped iterations', r.droppedIterations > 0 ? s.yellow(dropped) : dropped));
+    const dropped = formatCount(r.droppedIterations);
+    lines.push(field('Dropped iterations', r.droppedIterations > 0 ? s.red(s.bold(`${dropped} (not sent: every VU was busy; see below)`)) : dropped));
   }
   lines.push(field('Time taken for tests', `${ab.seconds.toFixed(3)} seconds`));
   lines.push(field('Complete requests', String(ab.complete)));
@@ -96,6 +100,25 @@ function abBlock(r: RunResult, s: Style): string {
     lines.push(field('Generator', `${(r.generator.cpuMs / 1000).toFixed(2)} s CPU, ${r.generator.maxRssMb} MB peak memory (this process)`));
   }
   return lines.join('\n');
+}
+
+/**
+ * Dropped iterations said loudly, next to the latency: requests the test meant to send and could not
+ * (every VU was busy, the server stalled). The percentiles above do not include them, so a stall reads
+ * as "fast" unless this is read.
+ */
+function droppedBlock(r: RunResult, s: Style): string {
+  if (r.options.rate === null || r.droppedIterations === 0) return '';
+  const started = r.session.flowIterations + r.droppedIterations;
+  const pct = started > 0 ? ` (${((r.droppedIterations / started) * 100).toFixed(1)}% of the iterations due)` : '';
+  return s.red(
+    s.bold(
+      `WARNING: ${formatCount(r.droppedIterations)} iterations were dropped${pct}: the test meant to start them and could not, ` +
+        `because all ${formatCount(r.options.maxVus ?? r.options.concurrency)} VUs were busy.\n` +
+        'The latency above does not include them: the server was slower than these figures say. ' +
+        'Raise --max-vus, or lower --rate, and see the dropped column of the timeline.',
+    ),
+  );
 }
 
 function percentileBlock(r: RunResult): string {
@@ -161,6 +184,14 @@ function sessionBlock(r: RunResult, s: Style, maxLossEvents: number): string {
     lines.push(field('Still logged in', s.yellow(`${ss.stillLoggedIn} re-logins found the session still valid (the login page sent them on): check the loss rules`)));
   }
   lines.push(field('Session losses', ss.losses > 0 ? s.red(String(ss.losses)) : String(ss.losses)));
+  const affected = usersAffectedText(r);
+  if (affected !== null) {
+    const most = ss.users.maxLosses > 1 ? `; the most for one user: ${ss.users.maxLosses}` : '';
+    lines.push(field('Users affected', ss.users.affected > 0 ? s.red(`${affected}${most}`) : affected));
+  }
+  if (ss.silentRegenerations > 0) {
+    lines.push(field('Silent regenerations', s.yellow(`${formatCount(ss.silentRegenerations)} answers replaced the session cookie without a redirect to login (a cart or a form can be lost this way)`)));
+  }
 
   const retentionLine = (label: string, ratio: number | null, none: string, detail: string): string =>
     field(label, ratio === null ? `n/a (${none})` : `${colorRetention(s, ratio, formatRatioPct(ratio))} (${detail})`);
@@ -182,6 +213,8 @@ function sessionBlock(r: RunResult, s: Style, maxLossEvents: number): string {
       lines.push(i === 0 ? field('Backends', text) : indent + text);
     });
   }
+
+  lines.push(...attributionLines(r, s, field, indent));
 
   const events = ss.lossEvents;
   if (events.length > 0) {

@@ -55,6 +55,8 @@ export const LossEventSchema = z.object({
   status: z.number().int(),
   /** How it was detected: redirect to the login page, a lost-session status, or a login form in the body. */
   reason: z.enum(['redirect-to-login', 'status', 'body-match']),
+  /** Logged-in requests this VU had made since its last login, this one included. */
+  requestsSinceLogin: z.number().int().nonnegative().optional(),
   /** The Location of a redirect to the login page, as the server sent it. */
   location: z.string().nullable().optional(),
   /** Backend that answered the request that lost the session (servedByHeader), if known. */
@@ -63,6 +65,45 @@ export const LossEventSchema = z.object({
   loginBackend: z.string().nullable(),
 });
 export type LossEvent = Z.infer<typeof LossEventSchema>;
+
+export const UsersSchema = z.object({
+  /** Virtual users that ran (each is one user with its own cookie jar). */
+  total: z.number().int().nonnegative(),
+  /** Of them, users that logged in at least once. */
+  loggedIn: z.number().int().nonnegative(),
+  /** Users that lost their session at least once. */
+  affected: z.number().int().nonnegative(),
+  maxLosses: z.number().int().nonnegative(),
+  /** Losses per user, bucketed ('1', '2', '3-5', ...) -> users. */
+  lossesPerUser: Counts,
+  /** By the backend of each user's first login: users, and how many of them were logged out. */
+  byLoginBackend: z.record(z.string(), z.object({ users: z.number().int().nonnegative(), affected: z.number().int().nonnegative() })),
+});
+export type UsersFigures = Z.infer<typeof UsersSchema>;
+
+export const AttributionSchema = z.object({
+  /** Where the backend name comes from; null when it is not known. */
+  backendSource: z.object({ kind: z.enum(['header', 'affinity-cookie', 'session-route']), name: z.string() }).nullable(),
+  /** Losses by (backend of the login, backend that answered without the session). */
+  hops: z.array(z.object({ login: z.string().nullable(), lost: z.string().nullable(), losses: z.number().int().nonnegative() })),
+  /** Losses by the backend that answered without the session. */
+  lossesByBackend: Counts,
+  /** Losses by how many logged-in requests the VU had made since its login ('1', '2', '3-5', ...). */
+  lossesByRequestsSinceLogin: Counts,
+  /** The share of logged-in requests served by the backend of the VU's login; null when unknown. */
+  stickiness: z
+    .object({
+      requests: z.number().int().nonnegative(),
+      sameBackend: z.number().int().nonnegative(),
+      share: z.number().min(0).max(1).nullable(),
+      /** VUs measured, those whose every logged-in request went to their login's backend, and the lowest share of one VU. */
+      vus: z.number().int().nonnegative(),
+      fullySticky: z.number().int().nonnegative(),
+      minShare: z.number().min(0).max(1).nullable(),
+    })
+    .nullable(),
+});
+export type Attribution = Z.infer<typeof AttributionSchema>;
 
 export const StepResultSchema = z.object({
   name: z.string(),
@@ -81,11 +122,76 @@ export type StepResult = Z.infer<typeof StepResultSchema>;
 export const TimelineBucketSchema = z.object({
   /** Whole seconds since the run started. */
   second: z.number().int().nonnegative(),
+  /** Requests that ended in this second (answered or not): the buckets add up to requests.total. */
   requests: z.number().int().nonnegative(),
   failed: z.number().int().nonnegative(),
   losses: z.number().int().nonnegative(),
+  /** Requests without an answer (transport errors). */
+  errors: z.number().int().nonnegative().default(0),
+  logins: z.number().int().nonnegative().default(0),
+  loginFailures: z.number().int().nonnegative().default(0),
+  flowRequests: z.number().int().nonnegative().default(0),
+  flowRequestsKept: z.number().int().nonnegative().default(0),
+  /** Session cookies replaced without a redirect to login (see session.silentRegenerations). */
+  regenerations: z.number().int().nonnegative().default(0),
+  droppedIterations: z.number().int().nonnegative().default(0),
+  /** Most virtual users active at once in this second (closed model: running; open model: in an iteration). */
+  activeVus: z.number().int().nonnegative().default(0),
+  /** Latency of this second's responses, ms; null when there were none. */
+  p50: z.number().nonnegative().nullable().default(null),
+  p99: z.number().nonnegative().nullable().default(null),
+  /** This second's HDR histogram (µs, compressed base64; '' when empty), so seconds and runs merge exactly. */
+  hdr: z.string().default(''),
+  /** Responses per backend in this second, when the backend is known. */
+  backends: Counts.default({}),
 });
 export type TimelineBucket = Z.infer<typeof TimelineBucketSchema>;
+
+/** Figures of a stretch of the run (an event's before / during / after), from whole timeline seconds. */
+export const WindowFiguresSchema = z.object({
+  /** First second of the window (inclusive) and the second after its last. */
+  fromSecond: z.number().int().nonnegative(),
+  toSecond: z.number().int().nonnegative(),
+  requests: z.number().int().nonnegative(),
+  rps: z.number().nonnegative(),
+  /** Failed requests (errors and failed expectations) / requests; null without requests. */
+  errorRate: z.number().min(0).max(1).nullable(),
+  retention: z.number().min(0).max(1).nullable(),
+  losses: z.number().int().nonnegative(),
+  p99: z.number().nonnegative().nullable(),
+});
+export type WindowFigures = Z.infer<typeof WindowFiguresSchema>;
+
+/** A command run at a moment of the run (--at OFFSET=COMMAND, or events: in the scenario). */
+export const RunEventSchema = z.object({
+  /** Planned offset from the run's start, ms. */
+  atMs: z.number().nonnegative(),
+  command: z.string(),
+  /** ok: exit 0; failed: another exit code, a signal, or it could not start; still-running: the run ended first (it was stopped); not-started: the run ended before its offset. */
+  status: z.enum(['ok', 'failed', 'still-running', 'not-started']),
+  /** When it actually started and ended, ms since the run's start. */
+  startedMs: z.number().nonnegative().nullable(),
+  endedMs: z.number().nonnegative().nullable(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  /** The last lines of its stdout and stderr, interleaved as they came. */
+  output: z.string(),
+  /** The run was to stop when this command failed. */
+  stopOnFailure: z.boolean(),
+  windows: z.object({
+    before: WindowFiguresSchema.nullable(),
+    during: WindowFiguresSchema.nullable(),
+    after: WindowFiguresSchema.nullable(),
+  }),
+});
+export type RunEvent = Z.infer<typeof RunEventSchema>;
+
+export const StageSchema = z.object({
+  durationMs: z.number().nonnegative(),
+  /** Virtual users at the end of the stage (closed model), or iterations per second (open model). */
+  target: z.number().nonnegative(),
+});
+export type StageRecord = Z.infer<typeof StageSchema>;
 
 export const RunOptionsSchema = z.object({
   concurrency: z.number().int().positive(),
@@ -102,6 +208,8 @@ export const RunOptionsSchema = z.object({
   maxVus: z.number().int().positive().nullable(),
   workers: z.number().int().positive(),
   users: z.number().int().nonnegative(),
+  /** Load shape: ramp to each target over its duration (VUs, or iterations/s with a rate); [] = constant. */
+  stages: z.array(StageSchema).default([]),
 });
 export type RunOptionsRecord = Z.infer<typeof RunOptionsSchema>;
 
@@ -164,7 +272,18 @@ export const RunResultSchema = z.object({
     lossEvents: z.array(LossEventSchema),
     /** Loss events not kept because of the cap (counts stay exact). */
     lossEventsDropped: z.number().int().nonnegative(),
+    /**
+     * Responses that replaced the session cookie without any redirect to login (a new JSESSIONID from
+     * another replica while the page still showed): how some apps lose a cart without a visible logout.
+     */
+    silentRegenerations: z.number().int().nonnegative().default(0),
+    /** Which virtual users were logged out: "10 of 20 users". */
+    users: UsersSchema.default({ total: 0, loggedIn: 0, affected: 0, maxLosses: 0, lossesPerUser: {}, byLoginBackend: {} }),
+    /** Where the losses happened, when the backend is known (a header, an affinity cookie, a session-id route). */
+    attribution: AttributionSchema.default({ backendSource: null, hops: [], lossesByBackend: {}, lossesByRequestsSinceLogin: {}, stickiness: null }),
   }),
+  /** Commands run during the run, with figures before, during and after each. */
+  events: z.array(RunEventSchema).default([]),
   /** Open model: iterations that could not start because every VU was busy. */
   droppedIterations: z.number().int().nonnegative(),
   /**
@@ -214,4 +333,8 @@ export interface ProgressSnapshot {
   failed: number;
   /** Transport errors (no response) so far. */
   errors: number;
+  /** Virtual users active now. */
+  activeVus: number;
+  /** Open model: iterations dropped so far. */
+  droppedIterations: number;
 }

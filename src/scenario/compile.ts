@@ -12,9 +12,9 @@ import { parseDurationMs } from './duration.js';
 import { inputValueRegex, parseJsonPath } from './extract.js';
 import { METHODS, type MethodKey, type ScenarioFile, type StepFile } from './schema.js';
 import { BUILTIN_VARS, compileTemplate, ENV_PREFIX, type Template } from './template.js';
-import type { Extractor, Scenario, Step, StepBody } from './types.js';
+import type { Extractor, Scenario, ScenarioLoad, Step, StepBody } from './types.js';
 import { readUsersFile, userVarNames, type Credential } from './users.js';
-import { httpUrlProblem } from './values.js';
+import { httpUrlProblem, parseRate } from './values.js';
 
 /** Number of capture groups in a regex (an alternation with the empty string always matches ''). */
 function captureGroups(regex: RegExp): number {
@@ -169,7 +169,20 @@ export function compileScenario(file: ScenarioFile, baseDir: string, source: str
     if (bad !== null) issues.push({ path: 'target', message: bad });
   }
   const thresholds = parseThresholds(file.thresholds ?? [], 'thresholds', issues);
+  if (file.stages !== undefined && file.duration !== undefined) issues.push({ path: 'duration', message: 'stages set the run\'s length (the sum of their durations): use one or the other' });
+  if (file.stages !== undefined && file.rampUp !== undefined) issues.push({ path: 'rampUp', message: 'stages shape the ramp-up themselves: use one or the other' });
+  if (file.stages !== undefined && file.vus !== undefined && file.rate === undefined) issues.push({ path: 'vus', message: 'with stages, the VU counts are the stages\' targets (they start from 0)' });
+  if (file.maxVus !== undefined && file.rate === undefined) issues.push({ path: 'maxVus', message: 'only with rate (the open model)' });
   if (issues.length > 0) throw new ConfigError(source, issues);
+  const load: ScenarioLoad = {
+    concurrency: file.vus ?? null,
+    durationMs: durationMs(file.duration),
+    rampUpMs: durationMs(file.rampUp),
+    rate: file.rate === undefined ? null : parseRate(file.rate)!,
+    maxVus: file.maxVus ?? null,
+    stages: (file.stages ?? []).map((st) => ({ durationMs: durationMs(st.duration)!, target: st.target })),
+    events: (file.events ?? []).map((e) => ({ atMs: durationMs(e.at)!, command: e.run, stopOnFailure: e.stopOnFailure ?? false })),
+  };
 
   return deepFreeze({
     name: file.name ?? source,
@@ -181,12 +194,14 @@ export function compileScenario(file: ScenarioFile, baseDir: string, source: str
       servedByHeader: file.session?.servedByHeader?.toLowerCase() ?? null,
       relogin: file.session?.relogin ?? 'clear-session',
       keepCookies: new Set(file.session?.keepCookies ?? []),
+      sessionCookies: file.session?.sessionCookies ? new Set(file.session.sessionCookies) : null,
     },
     users,
     login,
     flow,
     thinkMs: durationMs(file.think),
     thresholds,
+    load,
     env,
   });
 }

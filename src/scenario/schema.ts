@@ -7,7 +7,7 @@
 import type { z as Z } from 'zod';
 import { loadZod } from '../common/zod.js';
 import { RELOGIN_POLICIES } from './types.js';
-import { durationProblem, regexProblem, statusProblem } from './values.js';
+import { durationProblem, rateProblem, regexProblem, statusProblem } from './values.js';
 
 export const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head'] as const;
 export type MethodKey = (typeof METHODS)[number];
@@ -92,6 +92,8 @@ function defineFileSchema(z: typeof Z) {
         servedByHeader: z.string().min(1).optional(),
         relogin: z.enum(RELOGIN_POLICIES).optional(),
         keepCookies: z.array(z.string().min(1)).optional(),
+        /** Cookies that hold the session id (watched for silent regeneration); default: well-known names. */
+        sessionCookies: z.array(z.string().min(1)).optional(),
       })
       .optional(),
     users: z.union([z.array(UserEntry), z.strictObject({ file: z.string().min(1) })]).optional(),
@@ -100,6 +102,16 @@ function defineFileSchema(z: typeof Z) {
     think: Duration.optional(),
     /** Pass/fail criteria such as `p99<200ms`, `retention>=99%` (see metrics/thresholds.ts). */
     thresholds: z.array(z.string()).optional(),
+    // The run's configuration, so that one file describes a whole test (flags override each).
+    vus: z.number().int().min(1).optional(),
+    duration: Duration.optional(),
+    rampUp: Duration.optional(),
+    rate: z.union([z.string(), z.number()]).refine((v) => rateProblem(v) === null, { error: (iss) => rateProblem(iss.input as string) ?? 'invalid rate' }).optional(),
+    maxVus: z.number().int().min(1).optional(),
+    /** Ramp to `target` over `duration`, one stage after another (VUs; iterations/s with `rate`). */
+    stages: z.array(z.strictObject({ duration: Duration, target: z.number().nonnegative() })).min(1).optional(),
+    /** Shell commands run at a moment of the run, while the load goes on. */
+    events: z.array(z.strictObject({ at: Duration, run: z.string().min(1), stopOnFailure: z.boolean().optional() })).optional(),
   });
 }
 let fileSchema: ReturnType<typeof defineFileSchema> | null = null;

@@ -56,6 +56,11 @@ export interface SessionRules {
   readonly relogin: ReloginPolicy;
   /** Cookies a re-login never drops (a load balancer's affinity cookie), besides the well-known ones. */
   readonly keepCookies: ReadonlySet<string>;
+  /**
+   * Cookies that hold the session id, watched for silent regeneration (replaced without a redirect to
+   * login); null = the well-known names (JSESSIONID, PHPSESSID, sessionid, SESSION, ...).
+   */
+  readonly sessionCookies: ReadonlySet<string> | null;
 }
 
 /**
@@ -65,6 +70,34 @@ export interface SessionRules {
  */
 export const RELOGIN_POLICIES = ['clear-session', 'keep', 'fresh'] as const;
 export type ReloginPolicy = (typeof RELOGIN_POLICIES)[number];
+
+/** A load stage: ramp linearly to `target` over `durationMs` (VUs, or iterations/s in the open model). */
+export interface Stage {
+  readonly durationMs: number;
+  readonly target: number;
+}
+
+/** A shell command to run at a moment of the run (see engine/events.ts). */
+export interface EventSpec {
+  /** Offset from the run's start, ms. */
+  readonly atMs: number;
+  readonly command: string;
+  /** Stop the run when the command fails. */
+  readonly stopOnFailure: boolean;
+}
+
+/** How the scenario file says to run it; flags override each field. Null / empty: not set. */
+export interface ScenarioLoad {
+  readonly concurrency: number | null;
+  readonly durationMs: number | null;
+  readonly rampUpMs: number | null;
+  readonly rate: number | null;
+  readonly maxVus: number | null;
+  readonly stages: readonly Stage[];
+  readonly events: readonly EventSpec[];
+}
+
+export const NO_LOAD: ScenarioLoad = Object.freeze({ concurrency: null, durationMs: null, rampUpMs: null, rate: null, maxVus: null, stages: [], events: [] });
 
 /** A validated, compiled, immutable scenario. */
 export interface Scenario {
@@ -76,6 +109,8 @@ export interface Scenario {
   readonly flow: readonly Step[];
   readonly thinkMs: number | null;
   readonly thresholds: readonly Threshold[];
+  /** The run's configuration written in the file (VUs, duration, stages, events). */
+  readonly load: ScenarioLoad;
   /** The environment variables the scenario uses, as `env.NAME` -> value (read at compile time). */
   readonly env: Readonly<Record<string, string>>;
 }

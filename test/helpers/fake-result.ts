@@ -62,7 +62,7 @@ export type FakeOverrides = Partial<Omit<RunResult, 'session' | 'requests' | 'op
 /** A valid RunResult: 1000 requests in 3.012 s at concurrency 10, sessions tracked and all kept. */
 export function fakeResult(over: FakeOverrides = {}): RunResult {
   const { session, requests, options, ...rest } = over;
-  const result: RunResult = {
+  const result = {
     schemaVersion: 1,
     tool: { name: 'session-bench', version: '0.1.0' },
     label: '',

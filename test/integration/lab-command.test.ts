@@ -55,15 +55,44 @@ describe('session-bench lab (CLI)', () => {
     const stats = (await (await fetch(`${url}/_lab/stats`)).json()) as { totals: { requests: number; sessionMisses: number } };
     expect(stats.totals).toEqual({ requests: 300, sessionMisses: result.session.losses });
 
-    // Story-like log lines, streamed to stdout.
+    // Story-like warnings streamed to stdout; by default, not every request's INFO line.
     await until(() => output().includes('WARN  Session not found for request GET '));
-    expect(output()).toMatch(/replica-[12] INFO  User '(admin|user\d)' logged in successfully/);
-    expect(output()).toMatch(/replica-[12] INFO  Redirecting to login page/);
+    expect(output()).not.toMatch(/replica-[12] INFO  User '(admin|user\d)' logged in successfully/);
+    expect(output()).not.toMatch(/replica-[12] INFO  Redirecting to login page/);
+    // Control actions are always printed.
+    expect((await fetch(`${url}/_lab/restart/1`, { method: 'POST' })).status).toBe(200);
+    await until(() => output().includes('lab       INFO  Restarting replica-1'));
 
     kill('SIGTERM');
     const done = await lab;
     expect(done.code, done.stderr).toBe(0);
     expect(done.stdout).toContain('session-bench lab: stopped');
+  });
+
+  it.each([
+    ['--log-requests', ['--log-requests'], true, true],
+    ['-q', ['-q'], false, false],
+  ])('%s: every request line / only control actions and errors', async (_name, flag, requestLines, warnings) => {
+    let kill: (sig: NodeJS.Signals) => void = () => {};
+    let output: () => string = () => '';
+    const lab = runCli(['lab', '--port', '0', '--replicas', '2', ...flag], {
+      timeoutMs: 60_000,
+      onStart: (k, o) => {
+        kill = k;
+        output = o;
+      },
+    });
+    await until(() => /URL: +http:\/\/\S+/.test(output()));
+    const url = /URL: +(http:\/\/\S+)/.exec(output())![1]!;
+    const run = await runCli(['run', 'scenarios/lab.yaml', '--target', url, '-n', '100', '-q']);
+    expect(run.code, run.stderr).toBe(0);
+    expect((await fetch(`${url}/_lab/restart/2`, { method: 'POST' })).status).toBe(200);
+    await until(() => output().includes('lab       INFO  Restarting replica-2'));
+    if (requestLines) await until(() => /replica-[12] INFO  GET \/owners \d{3} \d+\.\dms/.test(output()));
+    else expect(output()).not.toMatch(/INFO  GET \/owners/);
+    if (!warnings) expect(output()).not.toContain('Session not found');
+    kill('SIGTERM');
+    expect((await lab).code).toBe(0);
   });
 
   it('exits 2 when the port is taken, suggesting --port 0', async () => {

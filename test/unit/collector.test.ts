@@ -41,9 +41,12 @@ function sampleRun(): Collector {
   c.recordResponse(2, 5000, 500, 10, null, true, at(3.2));
   c.recordError(2, 'reset', new Error('socket hang up'), at(3.3));
   c.recordLogin(false, 'POST /login: expected status 302, got 200');
-  c.recordDroppedIteration();
+  c.recordDroppedIteration(at(3.4));
   return c;
 }
+
+/** The timeline as [requests, failed, losses] per second. */
+const triples = (s: MetricsSnapshot): [number, number, number][] => s.timeline.map((b) => [b.requests, b.failed, b.losses]);
 
 describe('Collector', () => {
   it('counts every kind of record', () => {
@@ -101,12 +104,20 @@ describe('Collector', () => {
     ]);
     expect(s.steps.map((st) => decodeHistogram(st.hdr).totalCount)).toEqual([1, 1, 3]);
     expect(s.backends).toEqual({ 'replica-1': 2, 'replica-2': 2 });
-    expect(s.timeline).toEqual([
+    expect(triples(s)).toEqual([
       [2, 0, 0],
       [2, 0, 1],
       [0, 0, 0],
       [2, 2, 0],
     ]);
+    expect(s.timeline.map((b) => [b.logins, b.loginFailures, b.flowRequests, b.flowRequestsKept, b.errors, b.dropped])).toEqual([
+      [1, 0, 0, 0, 0, 0],
+      [0, 0, 2, 1, 0, 0],
+      [0, 0, 0, 0, 0, 0],
+      [0, 1, 0, 0, 1, 1],
+    ]);
+    expect(s.timeline.map((b) => (b.hdr === '' ? 0 : decodeHistogram(b.hdr).totalCount))).toEqual([2, 2, 0, 1]);
+    expect(s.timeline.map((b) => b.backends)).toEqual([{ 'replica-1': 2 }, { 'replica-2': 2 }, {}, {}]);
     expect(s.lossEvents).toEqual([loss({ atMs: 1700 })]);
     expect(s.lossEventsDropped).toBe(0);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
@@ -117,13 +128,13 @@ describe('Collector', () => {
     const s = c.snapshot();
     c.recordResponse(2, 1000, 200, 1, 'x', false, at(0));
     c.recordLoss(2, loss(), at(0));
-    expect(s.timeline[0]).toEqual([2, 0, 0]);
+    expect(triples(s)[0]).toEqual([2, 0, 0]);
     expect(s.lossEvents).toHaveLength(1);
     expect(s.steps[2]!.requests).toBe(4);
   });
 
   it.each<[string, number[], [number, number, number][]]>([
-    ['no records', [], []],
+    ['no records', [], [[0, 0, 0]]],
     ['one at the start', [0], [[1, 0, 0]]],
     ['second boundaries', [0, 0.999, 1, 1.999, 2], [[2, 0, 0], [2, 0, 0], [1, 0, 0]]],
     ['a gap is filled with zeros', [0.5, 4.2], [[1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 0]]],
@@ -132,7 +143,7 @@ describe('Collector', () => {
   ])('timeline buckets by whole second: %s', (_name, seconds, timeline) => {
     const c = new Collector(META, START);
     for (const s of seconds) c.recordResponse(2, 100, 200, 0, null, false, at(s));
-    expect(c.snapshot().timeline).toEqual(timeline);
+    expect(triples(c.snapshot())).toEqual(timeline);
   });
 
   it('status outside 100..599 is counted as a request but not in byStatus', () => {
@@ -161,7 +172,7 @@ describe('Collector', () => {
     expect(s.lossEvents.map((e) => e.vu)).toEqual(Array.from({ length: Math.min(n, MAX_LOSS_EVENTS) }, (_, i) => i));
     expect(s.lossEventsDropped).toBe(dropped);
     expect(s.lossEvents.length + s.lossEventsDropped).toBe(n);
-    expect(s.timeline.reduce((a, b) => a + b[2], 0)).toBe(n);
+    expect(s.timeline.reduce((a, b) => a + b.losses, 0)).toBe(n);
   });
 });
 
@@ -225,7 +236,7 @@ describe('mergeSnapshots', () => {
     const b = new Collector(META, START);
     a.recordResponse(2, 1, 200, 0, null, false, at(0));
     b.recordResponse(2, 1, 200, 0, null, true, at(3));
-    expect(mergeSnapshots([a.snapshot(), b.snapshot()]).timeline).toEqual([
+    expect(triples(mergeSnapshots([a.snapshot(), b.snapshot()]))).toEqual([
       [1, 0, 0],
       [0, 0, 0],
       [0, 0, 0],
@@ -299,12 +310,15 @@ describe('toRunResult', () => {
       ['POST /login', 1, 1, 0, 0, 1],
       ['GET /home', 4, 2, 2, 1, 3],
     ]);
-    expect(r.timeline).toEqual([
-      { second: 0, requests: 2, failed: 0, losses: 0 },
-      { second: 1, requests: 2, failed: 0, losses: 1 },
-      { second: 2, requests: 0, failed: 0, losses: 0 },
-      { second: 3, requests: 2, failed: 2, losses: 0 },
+    expect(r.timeline.map(({ second, requests, failed, losses, logins, flowRequests, p50, p99 }) => ({ second, requests, failed, losses, logins, flowRequests, p50, p99 }))).toEqual([
+      { second: 0, requests: 2, failed: 0, losses: 0, logins: 1, flowRequests: 0, p50: 1, p99: 2 },
+      { second: 1, requests: 2, failed: 0, losses: 1, logins: 0, flowRequests: 2, p50: 3.001, p99: 4.001 },
+      { second: 2, requests: 0, failed: 0, losses: 0, logins: 0, flowRequests: 0, p50: null, p99: null },
+      { second: 3, requests: 2, failed: 2, losses: 0, logins: 0, flowRequests: 0, p50: 5.003, p99: 5.003 },
     ]);
+    // The buckets add up to the totals.
+    expect(r.timeline.reduce((a, b) => a + b.requests, 0)).toBe(r.requests.total);
+    expect(r.timeline.reduce((a, b) => a + b.losses, 0)).toBe(r.session.losses);
     expect(r.session).toMatchObject({
       tracked: true,
       retention: 0.5,
@@ -365,7 +379,7 @@ describe('toRunResult', () => {
     expect(r.latency.count).toBe(0);
     expect(r.session.retention).toBeNull();
     expect(r.session.flowRetention).toBeNull();
-    expect(r.timeline).toEqual([]);
+    expect(r.timeline.map((b) => b.requests)).toEqual([0]);
   });
 
   it('latency of a merged result equals the latency of one collector that saw everything', () => {

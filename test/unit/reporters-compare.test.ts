@@ -28,6 +28,12 @@ interface RunSpec {
 }
 
 /** A run with the given throughput and session outcome; everything else constant. */
+/** An empty timeline second. */
+const bucket = (second: number): RunResult['timeline'][number] => ({
+  second, requests: 0, failed: 0, losses: 0, errors: 0, logins: 0, loginFailures: 0, flowRequests: 0, flowRequestsKept: 0,
+  regenerations: 0, droppedIterations: 0, activeVus: 0, p50: null, p99: null, hdr: '', backends: {},
+});
+
 function run(spec: RunSpec): ComparedRun {
   const losses = spec.losses ?? 0;
   const tracked = spec.tracked ?? true;
@@ -123,9 +129,9 @@ describe('formatComparison', () => {
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(2 + 3);
     expect(lines[0]).toBe(
-      '| Run | Replicas | Requests/sec | Time/request (ms) | p50 (ms) | p95 (ms) | p99 (ms) | Failed requests | Session retention | Flow retention | Losses |',
+      '| Run | Replicas | Requests/sec | Time/request (ms) | p50 (ms) | p95 (ms) | p99 (ms) | Failed requests | Session retention | Users logged out | Flow retention | Losses |',
     );
-    expect(lines[1]).toBe('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    expect(lines[1]).toBe('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     // Same number of (unescaped) cell separators on every line.
     const cols = (l: string): number => l.replace(/\\\|/g, '').split('|').length;
     for (const l of lines) expect(cols(l)).toBe(cols(lines[0]!));
@@ -152,8 +158,20 @@ describe('formatComparison', () => {
     expect(f!.losses).toBe(500);
     expect(f!.deltas.losses).toBeNull();
     expect(Object.keys(f!.deltas).sort()).toEqual(
-      ['failed', 'flowRetention', 'losses', 'p50', 'p95', 'p99', 'retention', 'rps', 'timePerRequestMs'],
+      ['failed', 'flowRetention', 'losses', 'p50', 'p95', 'p99', 'retention', 'rps', 'timePerRequestMs', 'usersAffected'],
     );
+  });
+
+  it('shows users logged out as "10 of 20", with the change in percentage points', () => {
+    const users = (affected: number, total: number): RunResult['session']['users'] => ({ total, loggedIn: total, affected, maxLosses: affected > 0 ? 1 : 0, lossesPerUser: {}, byLoginBackend: {} });
+    const [a, b] = [run({ label: 'sticky', rps: 50, losses: 10 }), run({ label: 'redis', rps: 50 })];
+    a.result.session.users = users(10, 20);
+    b.result.session.users = users(0, 20);
+    const text = formatComparison([a, b], { format: 'markdown', color: false, columns: ['usersAffected'] });
+    expect(text.trimEnd().split('\n').slice(2)).toEqual(['| sticky | 10 of 20 |', '| redis | 0 of 20 (-50.0 pp) |']);
+    const doc = JSON.parse(formatComparison([a, b], { format: 'json', color: false })) as ComparisonJson;
+    expect(doc.runs[1]!.usersAffected).toEqual({ affected: 0, total: 20, share: 0 });
+    expect(doc.runs[1]!.deltas.usersAffected).toBeCloseTo(-50, 9);
   });
 
   it('shows only the chosen columns, in their order', () => {
@@ -280,16 +298,20 @@ describe('formatConclusion', () => {
       if (forbidden) expect(lines[0]).not.toMatch(forbidden);
     });
 
-    it('says how many recorded losses were answered by another replica than the login', () => {
+    it('says how many losses were answered by another replica than the login, from the exact hop counts', () => {
       const r = run({ label: 'RR', rps: 50, losses: 3, retention: 0.5 });
-      r.result.session.lossEvents = [
-        lossEvent({ backend: 'replica-2', loginBackend: 'replica-1' }),
-        lossEvent({ backend: 'replica-1', loginBackend: 'replica-1' }),
-        lossEvent({ backend: null, loginBackend: 'replica-1' }),
+      r.result.session.attribution.hops = [
+        { login: 'replica-1', lost: 'replica-2', losses: 1200 },
+        { login: 'replica-1', lost: 'replica-1', losses: 3 },
+        { login: 'replica-1', lost: null, losses: 7 },
       ];
-      expect(formatConclusion([r])[0]).toContain(
-        '; 1 of 2 recorded losses were answered by another replica than the one that served the login',
-      );
+      expect(formatConclusion([r])[0]).toContain('; 1,200 of 1,203 losses were answered by another replica than the one that served the login');
+    });
+
+    it('says how many users were logged out, next to retention', () => {
+      const r = run({ label: 'RR', rps: 50, losses: 10, retention: 0.9956 });
+      r.result.session.users = { total: 20, loggedIn: 20, affected: 10, maxLosses: 1, lossesPerUser: { '1': 10 }, byLoginBackend: {} };
+      expect(formatConclusion([r])[0]).toMatch(/^RR: lost 10 sessions: 10 of 20 users were logged out; retention 99\.56%/);
     });
   });
 
@@ -398,6 +420,7 @@ describe('formatConclusion', () => {
     const lossyAt = (atMs: number[], over: Partial<RunResult['session']> = {}): ComparedRun => {
       const r = run({ label: 'S', rps: 90, losses: atMs.length, retention: 0.99, meta: sticky });
       r.result.session.lossEvents = atMs.map((a) => lossEvent({ atMs: a }));
+      r.result.session.attribution.hops = [{ login: 'replica-1', lost: 'replica-2', losses: atMs.length }];
       Object.assign(r.result.session, over);
       return r;
     };
@@ -406,7 +429,7 @@ describe('formatConclusion', () => {
       const [line] = formatConclusion([lossyAt([4057.2, 4100, 5000])]);
       expect(line).toBe(
         'S: lost 3 sessions; retention 99.00%; no loss before the replica restart at 4.0 s: every loss came after it ' +
-          '(the first 57.2 ms after); 3 of 3 recorded losses were answered by another replica than the one that served the login.',
+          '(the first 57.2 ms after); 3 of 3 losses were answered by another replica than the one that served the login.',
       );
       expect(line).not.toMatch(/kept every session|with no session lost/);
     });
@@ -429,8 +452,8 @@ describe('formatConclusion', () => {
     it('does not claim "no loss before" when the timeline shows a loss in an earlier second', () => {
       const r = lossyAt([4100]);
       r.result.timeline = [
-        { second: 1, requests: 10, failed: 0, losses: 1 },
-        { second: 4, requests: 10, failed: 0, losses: 1 },
+        { ...bucket(1), requests: 10, losses: 1 },
+        { ...bucket(4), requests: 10, losses: 1 },
       ];
       const [line] = formatConclusion([r]);
       expect(line).not.toContain('no loss before');

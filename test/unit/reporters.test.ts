@@ -151,7 +151,9 @@ describe('formatRunReport: ab block', () => {
     expect(lines[0]).toBe('Interrupted:            partial results (SIGINT)');
     expect(lines).toContain('Label:                  2 replicas round-robin');
     expect(lines).toContain('Rate:                   50 iterations/s (open model)');
-    expect(lines).toContain('Dropped iterations:     4');
+    expect(lines).toContain('Dropped iterations:     4 (not sent: every VU was busy; see below)');
+    // Said loudly next to the latency, as requests the test meant to send and could not.
+    expect(lines.join('\n')).toMatch(/WARNING: 4 iterations were dropped .*: the test meant to start them and could not/);
   });
 
   it('says when the target was judged unusable, near the top', () => {
@@ -277,11 +279,13 @@ describe('formatProgressLine', () => {
     losses: 1030,
     failed: 0,
     errors: 0,
+    activeVus: 20,
+    droppedIterations: 0,
   };
 
   it('shows time, requests, rate, p99, retention, losses, failures and errors on one line', () => {
     expect(formatProgressLine(base, { color: false })).toBe(
-      '[  12s / 30s]  requests 4,210  312 req/s  p99 4.10 ms  retention 51.2%  losses 1,030  failed 0  errors 0',
+      '[  12s / 30s]  requests 4,210  312 req/s  p99 4.10 ms  retention 51.2%  losses 1,030  failed 0  errors 0  vus 20',
     );
   });
 
@@ -290,7 +294,8 @@ describe('formatProgressLine', () => {
       { ...base, totalMs: null, totalRequests: 10_000, retention: null },
       { color: false },
     );
-    expect(line).toBe('[  12s]  requests 4,210 / 10,000  312 req/s  p99 4.10 ms  losses 1,030  failed 0  errors 0');
+    expect(line).toBe('[  12s]  requests 4,210 / 10,000  312 req/s  p99 4.10 ms  losses 1,030  failed 0  errors 0  vus 20');
+    expect(formatProgressLine({ ...base, droppedIterations: 970 }, { color: false })).toContain('vus 20  dropped 970');
   });
 
   it('never contains a line break, and is colored only on request', () => {

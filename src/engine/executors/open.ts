@@ -4,12 +4,18 @@
  * request timed from the due time so that a stalled server shows in the latency (coordinated-omission
  * correction). No VU free: the iteration is dropped and counted.
  */
+import type { Stage } from '../../scenario/types.js';
 import type { VirtualUser } from '../vu.js';
 import type { ExecutorContext } from './executor.js';
+import { RateSchedule } from './stages.js';
 
 export interface OpenModelConfig {
-  /** Iterations started per second (this thread's share). */
+  /** Iterations started per second at the start (this thread's share). */
   rate: number;
+  /** Rate stages (targets in iterations/s for the whole run), scaled by `share`. */
+  stages: readonly Stage[];
+  /** This thread's share of the run's rate (1 without worker threads). */
+  share: number;
   /** VUs created up front. */
   concurrency: number;
   /** Most VUs at once. */
@@ -20,13 +26,14 @@ export interface OpenModelConfig {
 
 /** Runs until the stop, then waits for the iterations in flight. */
 export async function runOpenModel(config: OpenModelConfig, ctx: ExecutorContext): Promise<void> {
-  const { rate, maxVus, startMs } = config;
+  const { rate, maxVus, startMs, share } = config;
   const { control, collector } = ctx;
   const idle: VirtualUser[] = [];
   for (let i = 0; i < config.concurrency; i++) idle.push(ctx.newVu());
   let created = config.concurrency;
   const inFlight = new Set<Promise<void>>();
-  const intervalMs = 1000 / rate;
+  const schedule = new RateSchedule(rate / share, config.stages, share);
+  const dueAt = (i: number): number => startMs + schedule.dueMs(i);
   // One wake-up timer at a time, cancelled by the stop signal (no listener per wait).
   let timer: NodeJS.Timeout | null = null;
   let wake: (() => void) | null = null;
@@ -37,20 +44,20 @@ export async function runOpenModel(config: OpenModelConfig, ctx: ExecutorContext
   control.signal.addEventListener('abort', onStop, { once: true });
   let k = 0;
   while (!control.stopped) {
-    const wait = startMs + k * intervalMs - performance.now();
+    const wait = dueAt(k) - performance.now();
     if (wait > 0) {
       await new Promise<void>((resolve) => {
         wake = resolve;
-        timer = setTimeout(resolve, wait);
+        // A rate ramped down to 0 has no next iteration: wait for the stop (re-checked every second).
+        timer = setTimeout(resolve, Math.min(wait, 1000));
       });
       timer = null;
       wake = null;
-      if (control.stopped) break;
+      continue;
     }
     // Start every iteration that is due by now (timers fire late under load).
     const now = performance.now();
-    while (startMs + k * intervalMs <= now && !control.stopped) {
-      const intended = startMs + k * intervalMs;
+    for (let intended = dueAt(k); intended <= now && !control.stopped; intended = dueAt(k)) {
       k++;
       let vu = idle.pop();
       if (vu === undefined && created < maxVus) {
@@ -58,13 +65,15 @@ export async function runOpenModel(config: OpenModelConfig, ctx: ExecutorContext
         created++;
       }
       if (vu === undefined) {
-        collector.recordDroppedIteration();
+        collector.recordDroppedIteration(now);
         continue;
       }
       const v = vu;
+      collector.vuActivity(1, now);
       const release = (): void => {
         inFlight.delete(p);
         idle.push(v);
+        collector.vuActivity(-1, performance.now());
       };
       const p: Promise<void> = v.runIteration(intended).then(release, release);
       inFlight.add(p);
@@ -72,7 +81,7 @@ export async function runOpenModel(config: OpenModelConfig, ctx: ExecutorContext
   }
   control.signal.removeEventListener('abort', onStop);
   // Iterations that fell due before the stop but were never started (the generator lagged) are dropped too.
-  const due = Math.floor((control.stoppedAtMs - startMs) / intervalMs) + 1;
-  for (let i = k; i < due; i++) collector.recordDroppedIteration();
+  const due = schedule.dueBy(control.stoppedAtMs - startMs);
+  if (due > k) collector.recordDroppedIteration(control.stoppedAtMs, due - k);
   await Promise.all(inFlight);
 }
