@@ -89,6 +89,12 @@ export class EventRunner {
   private fire(i: number): void {
     if (this.finished) return;
     const r = this.records[i]!;
+    // Node's timers run on a millisecond loop clock and may fire a fraction of a millisecond early.
+    const early = this.t0 + r.atMs - performance.now();
+    if (early > 0) {
+      this.timers.push(setTimeout(() => this.fire(i), Math.ceil(early)));
+      return;
+    }
     r.startedMs = this.since();
     let child: ChildProcess;
     try {

@@ -75,7 +75,7 @@ export interface CookieBackend {
 
 /**
  * The backend that cookies of an answer name, when no header does: a stable affinity cookie (or one
- * the scenario keeps), else a route suffix on a session-id cookie. Null when none is set here.
+ * the scenario keeps), else a jvmRoute suffix on JSESSIONID. Null when none is set here.
  */
 export function backendFromSetCookies(setCookies: readonly string[], keep: ReadonlySet<string>, sessionCookies: ReadonlySet<string>, nowMs: number): CookieBackend | null {
   let route: CookieBackend | null = null;
@@ -85,7 +85,8 @@ export function backendFromSetCookies(setCookies: readonly string[], keep: Reado
     if (keep.has(name) || IDENTITY_AFFINITY_COOKIES.has(name) || name.startsWith('BIGipServer')) {
       return { backend: value, source: { kind: 'affinity-cookie', name } };
     }
-    if (route === null && sessionCookies.has(name)) {
+    // Tomcat and Jetty append the node's jvmRoute to JSESSIONID; other frameworks' dots are signatures.
+    if (route === null && name === 'JSESSIONID' && sessionCookies.has(name)) {
       const r = sessionRoute(value);
       if (r !== null) route = { backend: r, source: { kind: 'session-route', name } };
     }

@@ -7,6 +7,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { demoCommand } from '../../src/cli/demo.js';
+import type { Io } from '../../src/cli/io.js';
 import { DEMO_ROWS, NO_REDIS_SKIP, runDemoRow, type DemoRow, type DemoRowOutcome, type DemoSettings } from '../../src/cli/demo-rows.js';
 import { findOnPath } from '../../src/lab/redis.js';
 import { loadResultFile } from '../../src/result/load.js';
@@ -88,6 +91,14 @@ describe('demo rows against the lab', () => {
     expect(r.session.lossEvents.length).toBeGreaterThan(0);
     for (const e of r.session.lossEvents) expect(e.atMs).toBeGreaterThanOrEqual(at);
     expect(timelineLossesBefore(r, at)).toBe(0);
+    // The restart is an --at event of the run (the lab's control endpoint through the shell), with its figures.
+    expect(r.events).toHaveLength(1);
+    expect(r.events[0]!.command).toMatch(/\/_lab\/restart\/1\b/);
+    expect(r.events[0]!).toMatchObject({ atMs: 1000, status: 'ok', exitCode: 0 });
+    expect(at).toBe(Math.floor(r.events[0]!.startedMs!) - 1);
+    expect(r.events[0]!.windows.before!.losses).toBe(0);
+    // The users logged out are the ones pinned to replica-1.
+    expect(r.session.users.affected).toBe(r.session.users.byLoginBackend['replica-1']!.users);
   });
 
   it.skipIf(!hasRedis)(`2 replicas, round-robin, Redis, restart: retention exactly 1${NO_REDIS_NOTE}`, async () => {
@@ -174,6 +185,28 @@ describe('session-bench demo (CLI)', () => {
       expect(agreed.get(result.label)).toBe(result.session.losses);
     }
     expect(r.stdout).toContain(`compare them again with: session-bench compare ${out}/*.json`);
+  });
+
+  it('shows live progress within a row on a terminal', async () => {
+    let err = '';
+    let out = '';
+    const sink = (append: (s: string) => void): NodeJS.WritableStream & { isTTY: boolean } =>
+      Object.assign(new Writable({ write: (chunk, _enc, cb) => (append(String(chunk)), cb()) }), { isTTY: true });
+    const io: Io = {
+      stdout: sink((x) => (out += x)),
+      stderr: sink((x) => (err += x)),
+      env: { ...process.env, TERM: 'xterm', NO_COLOR: '1', PATH: '/nonexistent' },
+      signal: new AbortController().signal,
+      cwd: dir,
+    };
+    const code = await demoCommand(io, { concurrency: '4', duration: '2s', delay: '0ms', out: join(dir, 'tty-demo') });
+    expect(code, err).toBe(0);
+    // Redrawn in place ("\r" + erase line) while a row runs, with the row, the clock and the figures.
+    expect(err).toMatch(/\r\x1b\[2Krow 4\/5 \[\s*\d+s \/ 2s\]\s+requests [\d,]+\s+[\d,]+ req\/s/);
+    // The restart event as it happens (curl is not on this PATH: the same POST from node).
+    expect(err).toMatch(/event 1 started: .*node.*\/_lab\/restart\/1/);
+    expect(err).toMatch(/row 4\/5: .*\(replica-1 restarted at \d+\.\ds\) \d+\.\ds\n/);
+    expect(out).toContain('Users logged out');
   });
 
   it('rejects bad flags with exit 2, naming each', async () => {

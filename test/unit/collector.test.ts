@@ -281,6 +281,7 @@ describe('toRunResult', () => {
       maxVus: null,
       workers: 1,
       users: 1,
+      stages: [],
     },
     meta: { replicas: 2 },
     tracked: true,

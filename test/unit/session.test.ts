@@ -10,6 +10,7 @@ const rules = (over: Partial<SessionRules> = {}): SessionRules => ({
   lostBodyMatch: null,
   servedByHeader: null,
   relogin: 'clear-session',
+  sessionCookies: null,
   keepCookies: new Set(),
   ...over,
 });

@@ -80,8 +80,9 @@ export async function runOpenModel(config: OpenModelConfig, ctx: ExecutorContext
     }
   }
   control.signal.removeEventListener('abort', onStop);
-  // Iterations that fell due before the stop but were never started (the generator lagged) are dropped too.
-  const due = schedule.dueBy(control.stoppedAtMs - startMs);
+  // Iterations that fell due before the stop but were never started (the generator lagged) are dropped
+  // too; one due in the stop's own millisecond is not (the duration timer fired with it).
+  const due = schedule.dueBy(control.stoppedAtMs - startMs - 1);
   if (due > k) collector.recordDroppedIteration(control.stoppedAtMs, due - k);
   await Promise.all(inFlight);
 }
