@@ -178,7 +178,9 @@ export async function demoCommand(io: Io, flags: DemoFlags): Promise<number> {
     legend: [
       `Requests/sec and Time/request are ab's figures (Time/request = ${settings.concurrency} users x run time / requests).`,
       'Session retention: the share of logged-in requests that still found their session. Losses: logged-in',
-      'requests sent back to the login page. In brackets: the change against the first row (in percentage points, pp, for retention).',
+      'requests sent back to the login page. Users logged out: the virtual users (each one user with its own',
+      'cookie jar) that lost their session at least once. In brackets: the change against the first row (in',
+      'percentage points, pp, for retention and users).',
     ],
   });
   if (runs.length > 0) {

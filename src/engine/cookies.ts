@@ -89,6 +89,13 @@ export class VuCookieJar {
     this.cache = null;
   }
 
+  /** The value of cookie `name` that a request to `url` would send, or null. */
+  valueFor(name: string, url: string): string | null {
+    if (this.jar === null) return null;
+    for (const c of this.jar.getCookiesSync(url)) if (c.key === name) return c.value;
+    return null;
+  }
+
   /** Every cookie name in the jar, for tests and diagnostics. */
   names(url: string): string[] {
     return this.jar === null ? [] : this.jar.getCookiesSync(url).map((c) => c.key);

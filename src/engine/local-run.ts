@@ -27,6 +27,7 @@ export interface LiveFigures extends UsabilityCounts {
   flowRequestsKept: number;
   activeVus: number;
   droppedIterations: number;
+  usersAffected: number;
   /** Encoded overall latency histogram (for an exact p99 across threads). */
   hdr: string;
 }
@@ -61,6 +62,7 @@ export function liveFigures(c: Collector): LiveFigures {
     flowRequestsKept: c.flowRequestsKept,
     activeVus: c.activeVus,
     droppedIterations: c.droppedIterations,
+    usersAffected: c.usersAffected,
     hdr: c.encodedOverall(),
   };
 }

@@ -54,6 +54,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
       p99Ms: percentileMs(mergeEncoded(live.map((l) => l.hdr)), 99),
       retention: tracked ? ratio(sum((l) => l.flowRequestsKept), sum((l) => l.flowRequests)) : null,
       losses: sum((l) => l.losses),
+      usersAffected: sum((l) => l.usersAffected),
       failed: sum((l) => l.failed),
       errors: sum((l) => l.errors),
       activeVus: sum((l) => l.activeVus),

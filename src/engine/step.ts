@@ -91,8 +91,6 @@ export class StepRunner implements OutgoingRequest {
   private lastBackend: string | null = null;
   /** The backend that the VU's affinity cookie or session-id route names (no backend header). */
   private cookieBackend: string | null = null;
-  /** Session-id cookie values last set (route suffix dropped), to see one replaced silently. */
-  private sessionIds: Map<string, string> | null = null;
   private regenerated = false;
   // What this VU saw over the run (UserFigures).
   private everLoggedIn = false;
@@ -264,6 +262,8 @@ export class StepRunner implements OutgoingRequest {
       return Outcome.NoResponse;
     }
     if (ex.setCookies !== null) {
+      // Compared with the jar before it takes the new cookies (a flow answer that sets cookies is rare).
+      if (step.phase === 'flow' && this.sessionIdReplaced(ex.setCookies, url.href)) this.regenerated = true;
       this.jar.store(ex.setCookies, url.href);
       if (step.phase === 'login') for (const c of ex.setCookies) this.shared.loginCookieNames.add(cookieName(c));
       if (this.shared.backendFromCookies) {
@@ -273,7 +273,6 @@ export class StepRunner implements OutgoingRequest {
           collector.noteBackendSource(found.source);
         }
       }
-      if (this.sessionIdReplaced(ex.setCookies, step.phase === 'flow')) this.regenerated = true;
     }
     const backend = ex.servedBy ?? this.cookieBackend;
     if (backend !== null) this.lastBackend = backend;
@@ -421,31 +420,24 @@ export class StepRunner implements OutgoingRequest {
   }
 
   /**
-   * Notes the session-id cookies an answer sets; true when a flow answer replaced one with another
-   * session (a route suffix alone changing is the same session, moved).
+   * True when an answer replaces a session-id cookie the VU holds with another session (a route suffix
+   * alone changing is the same session, moved; a deletion is not a replacement). Read from the jar, so
+   * that no VU keeps a copy of its session id.
    */
-  private sessionIdReplaced(setCookies: readonly string[], inFlow: boolean): boolean {
-    let replaced = false;
+  private sessionIdReplaced(setCookies: readonly string[], url: string): boolean {
     const names = this.shared.sessionCookieNames;
     for (const c of setCookies) {
       const [name, value] = cookieNameValue(c);
-      if (!names.has(name)) continue;
-      const ids = (this.sessionIds ??= new Map());
-      if (deletesCookie(c, value, Date.now())) {
-        ids.delete(name);
-        continue;
-      }
-      const id = sessionIdPart(value);
-      const prev = ids.get(name);
-      if (inFlow && prev !== undefined && prev !== id) replaced = true;
-      ids.set(name, id);
+      if (!names.has(name) || deletesCookie(c, value, Date.now())) continue;
+      const held = this.jar.valueFor(name, url);
+      if (held !== null && held !== '' && sessionIdPart(held) !== sessionIdPart(value)) return true;
     }
-    return replaced;
+    return false;
   }
 
   private recordLoss(step: Step, url: ResolvedUrl, status: number, reason: LossReason, backend: string | null, nowMs: number): void {
     const { collector } = this.shared;
-    this.losses++;
+    if (++this.losses === 1) collector.recordUserAffected();
     collector.recordLoss(
       step.index,
       {

@@ -64,10 +64,19 @@ export class VirtualUser implements StepOwner {
    * iterations) says no (a stage ramped down).
    */
   run(keepGoing?: () => boolean): Promise<void> {
+    // Counted as active while it runs (the timeline's active VUs); no wrapper promise per VU.
+    const { collector } = this.shared;
+    collector.vuActivity(1, performance.now());
     return new Promise<void>((resolve, reject) => {
+      const fail = (err: unknown): void => {
+        collector.vuActivity(-1, performance.now());
+        reject(err);
+      };
       const next = (o: Outcome): void => {
-        if (o === Outcome.Stopped || this.shared.control.stopped || (keepGoing !== undefined && !keepGoing())) resolve();
-        else this.startIteration(undefined, next, reject);
+        if (o === Outcome.Stopped || this.shared.control.stopped || (keepGoing !== undefined && !keepGoing())) {
+          collector.vuActivity(-1, performance.now());
+          resolve();
+        } else this.startIteration(undefined, next, fail);
       };
       next(Outcome.Ok);
     });

@@ -257,6 +257,8 @@ export class Collector {
   private readonly lossEvents: LossEvent[] = [];
   private lossEventsDropped = 0;
   regenerations = 0;
+  /** Users whose session was lost at least once so far (live; the exact figures come with recordUser). */
+  usersAffected = 0;
   /** Virtual users active now (closed model: running; open model: in an iteration). */
   activeVus = 0;
   backendSource: BackendSource | null = null;
@@ -396,6 +398,11 @@ export class Collector {
     }
     if (this.lossEvents.length < MAX_LOSS_EVENTS) this.lossEvents.push(event);
     else this.lossEventsDropped++;
+  }
+
+  /** A user lost their session for the first time. */
+  recordUserAffected(): void {
+    this.usersAffected++;
   }
 
   /** A flow response replaced the session cookie without sending the user to log in. */

@@ -44,6 +44,7 @@ export function formatProgressLine(p: ProgressSnapshot, opts: ProgressLineOption
   }
   const count = (label: string, n: number): string =>
     `${label} ${n > 0 ? s.red(formatCount(n)) : formatCount(n)}`;
+  if (p.retention !== null) parts.push(count('users out', p.usersAffected));
   parts.push(count('losses', p.losses), count('failed', p.failed), count('errors', p.errors), `vus ${formatCount(p.activeVus)}`);
   if (p.droppedIterations > 0) parts.push(s.yellow(`dropped ${formatCount(p.droppedIterations)}`));
   // Strip any line breaks a caller-supplied value could smuggle in (none expected; cheap insurance).

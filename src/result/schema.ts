@@ -330,6 +330,8 @@ export interface ProgressSnapshot {
   /** Session retention so far; null when the scenario does not log in. */
   retention: number | null;
   losses: number;
+  /** Users logged out at least once so far. */
+  usersAffected: number;
   failed: number;
   /** Transport errors (no response) so far. */
   errors: number;

@@ -277,6 +277,7 @@ describe('formatProgressLine', () => {
     p99Ms: 4.1,
     retention: 0.5123,
     losses: 1030,
+    usersAffected: 7,
     failed: 0,
     errors: 0,
     activeVus: 20,
@@ -285,7 +286,7 @@ describe('formatProgressLine', () => {
 
   it('shows time, requests, rate, p99, retention, losses, failures and errors on one line', () => {
     expect(formatProgressLine(base, { color: false })).toBe(
-      '[  12s / 30s]  requests 4,210  312 req/s  p99 4.10 ms  retention 51.2%  losses 1,030  failed 0  errors 0  vus 20',
+      '[  12s / 30s]  requests 4,210  312 req/s  p99 4.10 ms  retention 51.2%  users out 7  losses 1,030  failed 0  errors 0  vus 20',
     );
   });
 

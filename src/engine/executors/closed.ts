@@ -16,16 +16,6 @@ export interface ClosedModelConfig {
   rampUpMs: number;
 }
 
-/** Runs `vu` until it stops, counting it as active meanwhile. */
-function runCounted(vu: VirtualUser, ctx: ExecutorContext, keepGoing?: () => boolean): Promise<void> {
-  ctx.collector.vuActivity(1, performance.now());
-  const done = (): void => ctx.collector.vuActivity(-1, performance.now());
-  return vu.run(keepGoing).then(done, (err: unknown) => {
-    done();
-    throw err;
-  });
-}
-
 /** Starts every VU (now or after its ramp-up delay); the promises settle when each VU stops. */
 export function startClosedModel(config: ClosedModelConfig, ctx: ExecutorContext): Promise<void>[] {
   const { control, timers } = ctx;
@@ -35,7 +25,7 @@ export function startClosedModel(config: ClosedModelConfig, ctx: ExecutorContext
     const vu = ctx.newVu();
     const delay = n > 1 ? (config.rampUpMs * i) / n : 0;
     if (delay <= 0) {
-      running.push(runCounted(vu, ctx));
+      running.push(vu.run());
       continue;
     }
     running.push(
@@ -50,7 +40,7 @@ export function startClosedModel(config: ClosedModelConfig, ctx: ExecutorContext
         const t = setTimeout(() => {
           control.signal.removeEventListener('abort', notStarted);
           if (control.stopped) resolve();
-          else runCounted(vu, ctx).then(resolve, resolve);
+          else vu.run().then(resolve, resolve);
         }, delay);
         timers.push(t);
         control.signal.addEventListener('abort', notStarted, { once: true });
@@ -86,7 +76,7 @@ export async function runStagedClosedModel(config: StagedClosedModelConfig, ctx:
       if (running[i] != null) continue;
       const vu = (vus[i] ??= ctx.newVu());
       // VU i goes on while it is among the wanted ones; checked between iterations.
-      running[i] = runCounted(vu, ctx, () => i < wanted).finally(() => {
+      running[i] = vu.run(() => i < wanted).finally(() => {
         running[i] = null;
       });
     }
