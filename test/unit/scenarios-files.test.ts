@@ -21,6 +21,17 @@ describe('scenarios/', () => {
     expect(s.session.loginPath).not.toBeNull();
   });
 
+  it('rollout.yaml carries the whole test: stages, a restart event that stops the run if it fails, thresholds', () => {
+    const s = loadScenario(join(dir, 'rollout.yaml'));
+    expect(s.load.stages).toEqual([
+      { durationMs: 5000, target: 20 },
+      { durationMs: 20_000, target: 20 },
+      { durationMs: 5000, target: 0 },
+    ]);
+    expect(s.load.events).toEqual([{ atMs: 10_000, command: 'curl -fsS -o /dev/null -X POST http://127.0.0.1:8080/_lab/restart/1', stopOnFailure: true }]);
+    expect(s.thresholds.map((t) => t.expression)).toEqual(['retention>=99%', 'p99<500ms']);
+  });
+
   it('spring-form-login posts username, password and the extracted _csrf to /login', () => {
     const s = loadScenario(join(dir, 'spring-form-login.yaml'));
     expect(s.session.loginPath).toBe('/login');
