@@ -24,7 +24,6 @@ interface TimelineRow {
   errors: number;
   activeVus: number;
   dropped: number;
-  regenerations: number;
   /** Highest per-second p99 in the row (a summary for the eye; exact figures are in the JSON). */
   p99: number | null;
 }
@@ -33,7 +32,7 @@ function timelineRows(timeline: readonly TimelineBucket[]): { rows: TimelineRow[
   const width = Math.max(1, Math.ceil(timeline.length / MAX_TIMELINE_ROWS));
   const rows: TimelineRow[] = [];
   for (let from = 0; from < timeline.length; from += width) {
-    const row: TimelineRow = { from, to: Math.min(from + width, timeline.length), requests: 0, losses: 0, flow: 0, kept: 0, errors: 0, activeVus: 0, dropped: 0, regenerations: 0, p99: null };
+    const row: TimelineRow = { from, to: Math.min(from + width, timeline.length), requests: 0, losses: 0, flow: 0, kept: 0, errors: 0, activeVus: 0, dropped: 0, p99: null };
     for (let s = row.from; s < row.to; s++) {
       const b = timeline[s]!;
       row.requests += b.requests;
@@ -42,7 +41,6 @@ function timelineRows(timeline: readonly TimelineBucket[]): { rows: TimelineRow[
       row.kept += b.flowRequestsKept;
       row.errors += b.failed;
       row.dropped += b.droppedIterations;
-      row.regenerations += b.regenerations;
       row.activeVus = Math.max(row.activeVus, b.activeVus);
       if (b.p99 !== null) row.p99 = Math.max(row.p99 ?? 0, b.p99);
     }

@@ -28,19 +28,24 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   expect(cond()).toBe(true);
 }
 
+/** `session-bench lab --port 0 --replicas 2 ...flags` as a subprocess, once it printed its URL. */
+async function startLabCli(flags: string[]): Promise<{ lab: ReturnType<typeof runCli>; url: string; output: () => string; kill: (sig: NodeJS.Signals) => void }> {
+  let kill: (sig: NodeJS.Signals) => void = () => {};
+  let output: () => string = () => '';
+  const lab = runCli(['lab', '--port', '0', '--replicas', '2', ...flags], {
+    timeoutMs: 60_000,
+    onStart: (k, o) => {
+      kill = k;
+      output = o;
+    },
+  });
+  await until(() => /URL: +http:\/\/\S+/.test(output()));
+  return { lab, url: /URL: +(http:\/\/\S+)/.exec(output())![1]!, output: () => output(), kill: (sig) => kill(sig) };
+}
+
 describe('session-bench lab (CLI)', () => {
   it('prints its URL, serves scenarios/lab.yaml unchanged, logs session misses, and exits 0 on SIGTERM', async () => {
-    let kill: (sig: NodeJS.Signals) => void = () => {};
-    let output: () => string = () => '';
-    const lab = runCli(['lab', '--port', '0', '--replicas', '2'], {
-      timeoutMs: 60_000,
-      onStart: (k, o) => {
-        kill = k;
-        output = o;
-      },
-    });
-    await until(() => /URL: +http:\/\/\S+/.test(output()));
-    const url = /URL: +(http:\/\/\S+)/.exec(output())![1]!;
+    const { lab, url, output, kill } = await startLabCli([]);
     for (const endpoint of ['/_lab/restart/1', '/_lab/scale/3', '/_lab/stats', '/_lab/reset-stats']) expect(output()).toContain(`${url}${endpoint}`);
 
     const json = join(dir, 'lab-run.json');
@@ -73,17 +78,7 @@ describe('session-bench lab (CLI)', () => {
     ['--log-requests', ['--log-requests'], true, true],
     ['-q', ['-q'], false, false],
   ])('%s: every request line / only control actions and errors', async (_name, flag, requestLines, warnings) => {
-    let kill: (sig: NodeJS.Signals) => void = () => {};
-    let output: () => string = () => '';
-    const lab = runCli(['lab', '--port', '0', '--replicas', '2', ...flag], {
-      timeoutMs: 60_000,
-      onStart: (k, o) => {
-        kill = k;
-        output = o;
-      },
-    });
-    await until(() => /URL: +http:\/\/\S+/.test(output()));
-    const url = /URL: +(http:\/\/\S+)/.exec(output())![1]!;
+    const { lab, url, output, kill } = await startLabCli(flag);
     const run = await runCli(['run', 'scenarios/lab.yaml', '--target', url, '-n', '100', '-q']);
     expect(run.code, run.stderr).toBe(0);
     expect((await fetch(`${url}/_lab/restart/2`, { method: 'POST' })).status).toBe(200);
