@@ -37,6 +37,7 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--stop-on-event-failure', 'stop the run (exit 1) when an --at command fails (default: report it and go on)')
     .option('--workers <n>', 'worker threads sharing the virtual users, or auto (= cores - 1); default 1')
     .option('--threshold <expr>', 'pass/fail criterion, repeatable: p99<200ms, retention>=99%, failed<1%, losses==0 (exit 1 when one fails)', collect)
+    .option('--abort-on-fail', 'stop the run as soon as a --threshold on a growing count (losses==0, failed<100) can no longer pass')
     .option('--insecure', 'accept any TLS certificate')
     .option('-q, --quiet', 'no progress output');
 }
@@ -66,6 +67,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--nav <path>', 'quick mode: page to visit after login, repeatable (in order)', collect)
     .option('--label <text>', 'name of this run in reports and comparisons')
     .option('--json <file>', 'write the result as versioned JSON (atomically)')
+    .option('--baseline <file>', 'a result of the same scenario to compare with: a regression beyond its limit exits 1')
+    .option('--max-regression <limit>', 'how much worse a figure may get than the baseline: 10% (rps, p95, p99), 1pp (error rate, retention, users logged out), or per figure p99=20%, retention=0.5pp; repeatable', collect)
+    .option('--force', 'compare with a baseline of another scenario')
+    .option('--html <file>', 'write a self-contained HTML report (charts over time, events, attribution, thresholds)')
+    .option('--junit <file>', 'write JUnit XML: one test case per threshold and per regression check')
+    .option('--summary-md <file>', 'write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when it is set)')
     .action(async (scenario: string | undefined, flags: RunFlags) => {
       setExit(await runCommand(io, scenario, flags));
     });

@@ -15,11 +15,14 @@ import { targetErrorOf } from '../engine/usability.js';
 import { DEFAULT_CONCURRENCY, type RunOptions } from '../engine/options.js';
 import { buildQuickScenario } from '../scenario/quick.js';
 import { compileScenario, parseThresholds } from '../scenario/compile.js';
+import { isAbortable } from '../metrics/thresholds.js';
 import { loadScenario } from '../scenario/load.js';
 import { RELOGIN_POLICIES, type EventSpec, type Scenario, type Stage } from '../scenario/types.js';
 import { parseEventFlag, parseRate, parseStage, rateProblem } from '../scenario/values.js';
 import { parseUserFlag, readUsersFile, type Credential } from '../scenario/users.js';
 import { FlagIssues } from './flags.js';
+import { checkReportPaths, checkSameScenario, loadBaseline, regressionLimits, withRegression, writeRunReports, type ReportFlags } from './reports.js';
+import { regressed, type RegressionLimits } from '../metrics/regression.js';
 import type { Io } from './io.js';
 
 /** Raw option values as commander hands them over (strings; repeatables as arrays). */
@@ -54,6 +57,13 @@ export interface RunFlags {
   at?: string[];
   stage?: string[];
   stopOnEventFailure?: boolean;
+  abortOnFail?: boolean;
+  baseline?: string;
+  maxRegression?: string[];
+  force?: boolean;
+  html?: string;
+  junit?: string;
+  summaryMd?: string;
 }
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['per-vu', 'shared', 'new'];
@@ -94,7 +104,7 @@ function parseEvents(f: FlagIssues, values: readonly string[] | undefined, stopO
 const isUrl = (s: string): boolean => /^https?:\/\//i.test(s);
 
 /** Turns flags into a scenario and run options; every problem is reported at once (exit 2). */
-export function resolveRunInput(positional: string | undefined, flags: RunFlags): { scenario: Scenario; options: RunOptions } {
+export function resolveRunInput(positional: string | undefined, flags: RunFlags): { scenario: Scenario; options: RunOptions; limits: RegressionLimits } {
   const f = new FlagIssues();
   const concurrency = f.int('--concurrency', flags.concurrency, 1, 1_000_000);
   const requests = f.int('--requests', flags.requests);
@@ -113,11 +123,21 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   const stages = parseStages(f, flags.stage);
   const events = parseEvents(f, flags.at, flags.stopOnEventFailure ?? false);
   const workers = flags.workers === 'auto' ? 'auto' : f.int('--workers', flags.workers, 1, 256);
-  const thresholds = parseThresholds(flags.threshold ?? [], '--threshold', f.issues);
+  let thresholds = parseThresholds(flags.threshold ?? [], '--threshold', f.issues);
+  if (flags.abortOnFail) {
+    if (!thresholds.some(isAbortable)) {
+      f.add('--abort-on-fail', 'no --threshold can stop the run early: it takes a count of the run that only grows, bounded from above, such as losses==0, failed<100 or users_affected<=2');
+    }
+    thresholds = thresholds.map((t) => (isAbortable(t) ? { ...t, abortOnFail: true } : t));
+  }
   if (flags.json !== undefined) {
     const bad = outputPathProblem(flags.json);
     if (bad !== null) f.add('--json', bad);
   }
+  checkReportPaths(f, flags);
+  const limits = regressionLimits(f, flags.maxRegression);
+  if (flags.maxRegression !== undefined && flags.baseline === undefined) f.add('--max-regression', 'only with --baseline FILE');
+  if (flags.force && flags.baseline === undefined) f.add('--force', 'only with --baseline FILE');
   const users: Credential[] = [];
   for (const u of flags.user ?? []) {
     const c = parseUserFlag(u, f.issues);
@@ -169,6 +189,7 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   f.throwIfAny();
   return {
     scenario: scenario!,
+    limits,
     options: {
       target,
       concurrency,
@@ -234,7 +255,7 @@ export function progressPrinter(io: Io, quiet: boolean, prefix = ''): ProgressPr
 }
 
 /** Prints the report, writes the JSON, and maps the outcome to an exit code. */
-export async function finishRun(io: Io, result: RunResult, jsonPath: string | undefined): Promise<number> {
+export async function finishRun(io: Io, result: RunResult, jsonPath: string | undefined, reports: ReportFlags = {}): Promise<number> {
   io.stdout.write(formatRunReport(result, { color: shouldUseColor(io.stdout, io.env) }));
   let saveFailed = false;
   if (jsonPath) {
@@ -245,6 +266,7 @@ export async function finishRun(io: Io, result: RunResult, jsonPath: string | un
       io.stderr.write(`session-bench: cannot write --json ${jsonPath} (${saved.failure}); the result was saved to ${saved.path} instead\n`);
     }
   }
+  if (!(await writeRunReports(io, result, reports))) saveFailed = true;
   const targetError = targetErrorOf(result);
   if (targetError) {
     io.stderr.write(`session-bench: ${targetError.message}\n  hint: ${targetError.hint}\n`);
@@ -259,11 +281,19 @@ export async function finishRun(io: Io, result: RunResult, jsonPath: string | un
     io.stderr.write(`session-bench: threshold${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}\n`);
     return ExitCode.thresholdBreached;
   }
+  if (result.regression !== undefined && regressed(result.regression.checks)) {
+    const failed = result.regression.checks.filter((c) => !c.ok).map((c) => `${c.figure} (${c.note})`);
+    io.stderr.write(`session-bench: regression against ${result.regression.baseline}: ${failed.join(', ')}\n`);
+    return ExitCode.thresholdBreached;
+  }
   return saveFailed ? ExitCode.invalidInput : ExitCode.ok;
 }
 
 export async function runCommand(io: Io, positional: string | undefined, flags: RunFlags): Promise<number> {
-  const { scenario, options } = resolveRunInput(positional, flags);
+  const { scenario, options, limits } = resolveRunInput(positional, flags);
+  // The baseline is read and checked before the run: a wrong file must not cost a whole run.
+  const baseline = flags.baseline === undefined ? null : await loadBaseline(io, flags.baseline);
+  if (baseline !== null) checkSameScenario(baseline, scenario.name, flags.baseline!, flags.force ?? false);
   const progress = progressPrinter(io, flags.quiet ?? false);
   let result: RunResult;
   try {
@@ -271,5 +301,6 @@ export async function runCommand(io: Io, positional: string | undefined, flags: 
   } finally {
     progress.done();
   }
-  return finishRun(io, result, flags.json);
+  if (baseline !== null) result = withRegression(result, baseline, flags.baseline!, limits);
+  return finishRun(io, result, flags.json, flags);
 }

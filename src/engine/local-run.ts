@@ -28,6 +28,7 @@ export interface LiveFigures extends UsabilityCounts {
   activeVus: number;
   droppedIterations: number;
   usersAffected: number;
+  regenerations: number;
   /** Encoded overall latency histogram (for an exact p99 across threads). */
   hdr: string;
 }
@@ -63,6 +64,7 @@ export function liveFigures(c: Collector): LiveFigures {
     activeVus: c.activeVus,
     droppedIterations: c.droppedIterations,
     usersAffected: c.usersAffected,
+    regenerations: c.regenerations,
     hdr: c.encodedOverall(),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
-import type { Threshold } from '../metrics/thresholds.js';
+import { unknownSteps, type Threshold } from '../metrics/thresholds.js';
 import type { RunResult } from '../result/schema.js';
 import type { EventSpec, Scenario, Stage } from '../scenario/types.js';
 import { httpUrlProblem } from '../scenario/values.js';
@@ -104,6 +104,10 @@ export function normaliseOptions(scenario: Scenario, o: RunOptions): NormalisedO
     if (durationMs !== null && e.atMs >= durationMs) {
       problem('--at', `${e.atMs / 1000}s="${e.command}" is not within the run (it lasts ${durationMs / 1000}s)`);
     }
+  }
+  const steps = [...scenario.login, ...scenario.flow].map((s) => s.name);
+  for (const expression of unknownSteps([...scenario.thresholds, ...(o.thresholds ?? [])], steps)) {
+    problem('--threshold', `"${expression}" names a step the scenario does not have (steps: ${steps.map((n) => `"${n}"`).join(', ')})`);
   }
   if (scenario.login.length > 0 && scenario.users.length === 0) {
     problem('users', 'the scenario logs in but has no users; add users: to it or pass --user NAME:PASSWORD or --users FILE');

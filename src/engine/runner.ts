@@ -7,7 +7,7 @@
 import { mergeSnapshots } from '../metrics/collector.js';
 import { mergeEncoded, percentileMs } from '../metrics/histogram.js';
 import { ratio, toRunResult } from '../metrics/summary.js';
-import { evaluateThresholds } from '../metrics/thresholds.js';
+import { brokenAbortThreshold, evaluateThresholds } from '../metrics/thresholds.js';
 import { eventWindows } from '../metrics/windows.js';
 import { EventRunner, type EventNotice, type EventRecord } from './events.js';
 import type { ProgressSnapshot, RunResult } from '../result/schema.js';
@@ -37,12 +37,38 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   const cpu0 = process.cpuUsage();
   const tracked = scenario.login.length > 0;
 
+  const thresholds = [...scenario.thresholds, ...(options.thresholds ?? [])];
+  const abortable = thresholds.filter((t) => t.abortOnFail);
+  // Stopping early (not an interrupt): an event that was to stop the run failed, or an abortOnFail
+  // threshold can no longer pass. The first reason is kept.
+  const stop = new AbortController();
+  let earlyStopReason: string | null = null;
+  const stopFor = (reason: string): void => {
+    earlyStopReason ??= reason;
+    stop.abort();
+  };
+
   let lastRequests = 0;
   let lastMs = t0;
   const progress = (live: readonly LiveFigures[]): void => {
+    const sum = (f: (l: LiveFigures) => number): number => live.reduce((a, l) => a + f(l), 0);
+    if (abortable.length > 0 && !stop.signal.aborted) {
+      const broken = brokenAbortThreshold(
+        {
+          failed: sum((l) => l.failed),
+          errors: sum((l) => l.errors),
+          losses: sum((l) => l.losses),
+          usersAffected: sum((l) => l.usersAffected),
+          regenerations: sum((l) => l.regenerations),
+          loginFailures: sum((l) => l.loginFailures),
+          droppedIterations: sum((l) => l.droppedIterations),
+        },
+        abortable,
+      );
+      if (broken !== null) stopFor(`threshold ${broken.expression} can no longer pass (abortOnFail)`);
+    }
     if (!hooks.onProgress) return;
     const now = performance.now();
-    const sum = (f: (l: LiveFigures) => number): number => live.reduce((a, l) => a + f(l), 0);
     const requests = sum((l) => l.requests);
     const dt = (now - lastMs) / 1000;
     hooks.onProgress({
@@ -64,19 +90,15 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
     lastMs = now;
   };
 
-  // An event whose command failed may stop the run (stopOnFailure): not an interrupt, a stop reason.
-  const eventStop = new AbortController();
-  let eventStopReason: string | null = null;
   const events = new EventRunner(opts.events, {
     onNotice: hooks.onEvent,
-    onStopRequest: (reason) => {
-      eventStopReason ??= reason;
-      eventStop.abort();
-    },
+    onStopRequest: stopFor,
     env: { SESSION_BENCH_TARGET: opts.target },
   });
   events.start(t0);
 
+  // An abortOnFail threshold is checked on the live counts four times a second.
+  const intervalMs = abortable.length > 0 ? Math.min(hooks.progressIntervalMs ?? 1000, 250) : hooks.progressIntervalMs;
   const slices = sliceRun(opts, startEpochMs);
   let outcomes: LocalRunOutcome[];
   let eventRecords: EventRecord[] = [];
@@ -85,13 +107,13 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
       outcomes = [
         await runLocal(scenario, opts, slices[0]!, {
           signal: hooks.signal,
-          stopSignal: eventStop.signal,
-          intervalMs: hooks.progressIntervalMs,
-          onTick: hooks.onProgress ? (c) => progress([liveFigures(c)]) : undefined,
+          stopSignal: stop.signal,
+          intervalMs,
+          onTick: hooks.onProgress || abortable.length > 0 ? (c) => progress([liveFigures(c)]) : undefined,
         }),
       ];
     } else {
-      outcomes = await runInWorkers(scenario, opts, slices, { signal: hooks.signal, stopSignal: eventStop.signal, intervalMs: hooks.progressIntervalMs ?? 1000, onLive: progress });
+      outcomes = await runInWorkers(scenario, opts, slices, { signal: hooks.signal, stopSignal: stop.signal, intervalMs: intervalMs ?? 1000, onLive: progress });
     }
   } finally {
     // Never leave a command running behind the tool (also when the run failed).
@@ -111,7 +133,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   // Judged on the whole run: any thread's early verdict, or the totals at the end.
   const unusable = outcomes.find((o) => o.unusable !== null)?.unusable ?? unusableReason(counts, 1);
   const interrupted = outcomes.some((o) => o.interrupted) || (hooks.signal?.aborted ?? false);
-  const stopReason = unusable !== null ? `target unusable: ${unusable}` : interrupted ? 'interrupted' : eventStopReason;
+  const stopReason = unusable !== null ? `target unusable: ${unusable}` : interrupted ? 'interrupted' : earlyStopReason;
 
   const { target, insecure: _insecure, events: _events, ...recorded } = opts;
   const result = toRunResult(snapshot, {
@@ -130,7 +152,6 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   result.events = eventRecords.map((e, i) => ({ ...e, windows: eventWindows(result.timeline, eventRecords, i) }));
   const cpu = process.cpuUsage(cpu0);
   result.generator = { maxRssMb: Math.round(process.resourceUsage().maxRSS / 102.4) / 10, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
-  const thresholds = [...scenario.thresholds, ...(options.thresholds ?? [])];
   if (thresholds.length > 0) result.thresholds = evaluateThresholds(result, thresholds);
   return redactResult(result, secretsOf(scenario, target));
 }

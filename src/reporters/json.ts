@@ -69,11 +69,16 @@ export async function saveResultFile(path: string, result: RunResult): Promise<{
  * old file or the complete new one, never a truncated one.
  */
 export async function writeResultFile(path: string, result: RunResult): Promise<void> {
+  await writeTextFile(path, formatJson(result));
+}
+
+/** Writes `text` to `path` atomically (temp file, then rename), making the folder when missing. */
+export async function writeTextFile(path: string, text: string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `${basename(path)}.tmp-${process.pid}`);
   try {
-    await writeFile(tmp, formatJson(result), 'utf8');
+    await writeFile(tmp, text, 'utf8');
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);

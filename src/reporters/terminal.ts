@@ -7,6 +7,7 @@ import { ERROR_KINDS } from '../result/constants.js';
 import type { LossEvent, RunResult, StepResult } from '../result/schema.js';
 import { abFigures, formatCount, formatMs, formatRatioPct } from './format.js';
 import { attributionLines, eventsBlock, timelineBlock, usersAffectedText } from './operations.js';
+import { regressionFigureName, regressionLimitText, regressionValueText, thresholdActualText } from './verdict.js';
 import { NO_ROW_SEPARATORS, createStyle, type Style } from './style.js';
 
 /** Options for {@link formatRunReport}. */
@@ -41,6 +42,7 @@ export function formatRunReport(result: RunResult, opts: RunReportOptions): stri
     timelineBlock(result, s),
     stepBlock(result.steps, s),
     thresholdBlock(result, s),
+    regressionBlock(result, s),
   ].filter((p) => p !== '');
   return `${parts.join('\n\n')}\n`;
 }
@@ -80,6 +82,8 @@ function abBlock(r: RunResult, s: Style): string {
     lines.push(`   (${shown.join(', ')})`);
   }
   if (r.requests.non2xx > 0) lines.push(field('Non-2xx responses', String(r.requests.non2xx)));
+  const statuses = Object.entries(r.requests.byStatus).sort(([a], [b]) => Number(a) - Number(b));
+  if (statuses.length > 0) lines.push(field('Status codes', statuses.map(([code, n]) => `${code}: ${formatCount(n)}`).join(', ')));
   if (r.requests.aborted > 0) {
     lines.push(field('Aborted requests', `${r.requests.aborted} (in flight when the run stopped; no answer, not counted above)`));
   }
@@ -144,20 +148,6 @@ function percentileBlock(r: RunResult): string {
   return [title, ...lines].join('\n');
 }
 
-/** The measured value of a threshold in its unit. */
-function thresholdActual(t: NonNullable<RunResult['thresholds']>[number]): string {
-  if (t.actual === null) return 'not measured';
-  switch (t.unit) {
-    case 'ms':
-      return `${formatMs(t.actual)} ms`;
-    case 'ratio':
-      return formatRatioPct(t.actual);
-    case 'rate':
-      return `${t.actual.toFixed(2)}/s`;
-    case 'count':
-      return String(t.actual);
-  }
-}
 
 function thresholdBlock(r: RunResult, s: Style): string {
   const ts = r.thresholds ?? [];
@@ -165,8 +155,29 @@ function thresholdBlock(r: RunResult, s: Style): string {
   const lines = [s.bold('Thresholds')];
   for (const t of ts) {
     const mark = t.ok ? s.green('✓ pass') : s.red('✗ FAIL');
-    lines.push(`  ${mark}  ${t.expression.padEnd(24)} (actual ${thresholdActual(t)})`);
+    lines.push(`  ${mark}  ${t.expression.padEnd(24)} (${t.actual === null ? 'not measured' : `actual ${thresholdActualText(t)}`})`);
   }
+  return lines.join('\n');
+}
+
+/** The regression block alone (compare --fail-on-regression prints one per run). */
+export function formatRegressionChecks(result: RunResult, opts: { color: boolean }): string {
+  const text = regressionBlock(result, createStyle(opts.color));
+  return text === '' ? '' : `${text}\n`;
+}
+
+/** This run against the baseline, figure by figure, with why a check failed. */
+function regressionBlock(r: RunResult, s: Style): string {
+  const reg = r.regression;
+  if (reg === undefined) return '';
+  const rows = reg.checks.map((c) => [regressionFigureName(c), regressionValueText(c, c.baseline), regressionValueText(c, c.actual), c.note, `at most ${regressionLimitText(c)}`]);
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const lines = [s.bold(`Against the baseline ${reg.baseline}`)];
+  reg.checks.forEach((c, i) => {
+    const row = rows[i]!;
+    const text = `${row[0]!.padEnd(widths[0]!)}  ${row[1]!.padStart(widths[1]!)} -> ${row[2]!.padStart(widths[2]!)}  ${row[3]!.padEnd(widths[3]!)}  ${s.dim(`(${row[4]})`)}`;
+    lines.push(`  ${c.ok ? s.green('✓ pass') : s.red('✗ FAIL')}  ${text}`);
+  });
   return lines.join('\n');
 }
 

@@ -301,6 +301,25 @@ export const RunResultSchema = z.object({
   backends: Counts,
   steps: z.array(StepResultSchema),
   timeline: z.array(TimelineBucketSchema),
+  /** The baseline regression check (--baseline): each figure against the saved result. */
+  regression: z
+    .object({
+      /** The baseline result file, as given. */
+      baseline: z.string(),
+      checks: z.array(
+        z.object({
+          figure: z.enum(['rps', 'p95', 'p99', 'error_rate', 'retention', 'users_affected']),
+          unit: z.enum(['percent', 'pp']),
+          baseline: z.number().nullable(),
+          actual: z.number().nullable(),
+          change: z.number().nullable(),
+          limit: z.number().nonnegative(),
+          ok: z.boolean(),
+          note: z.string(),
+        }),
+      ),
+    })
+    .optional(),
   /** Pass/fail criteria given with --threshold or in the scenario, and how the run fared. */
   thresholds: z
     .array(

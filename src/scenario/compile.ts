@@ -207,10 +207,11 @@ export function compileScenario(file: ScenarioFile, baseDir: string, source: str
 }
 
 /** Parses thresholds, adding an issue (`path[i]`, or the flag name) for each invalid one. */
-export function parseThresholds(texts: readonly string[], path: string, issues: ConfigIssue[]): Threshold[] {
+export function parseThresholds(texts: readonly (string | { threshold: string; abortOnFail?: boolean | undefined })[], path: string, issues: ConfigIssue[], abortOnFail = false): Threshold[] {
   const out: Threshold[] = [];
-  texts.forEach((text, i) => {
-    const t = parseThreshold(text);
+  texts.forEach((entry, i) => {
+    const text = typeof entry === 'string' ? entry : entry.threshold;
+    const t = parseThreshold(text, typeof entry === 'string' ? abortOnFail : (entry.abortOnFail ?? false));
     if (typeof t === 'string') issues.push({ path: path.startsWith('-') ? path : `${path}[${i}]`, message: t });
     else out.push(t);
   });

@@ -101,7 +101,7 @@ function defineFileSchema(z: typeof Z) {
     flow: z.array(StepSchema).min(1),
     think: Duration.optional(),
     /** Pass/fail criteria such as `p99<200ms`, `retention>=99%` (see metrics/thresholds.ts). */
-    thresholds: z.array(z.string()).optional(),
+    thresholds: z.array(z.union([z.string(), z.strictObject({ threshold: z.string(), abortOnFail: z.boolean().optional() })])).optional(),
     // The run's configuration, so that one file describes a whole test (flags override each).
     vus: z.number().int().min(1).optional(),
     duration: Duration.optional(),

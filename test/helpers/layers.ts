@@ -30,6 +30,9 @@ export const PACKAGE_OWNERS: Readonly<Record<string, readonly string[]>> = {
   // Loaded on first use through require (a run that needs neither never loads them); type imports anywhere.
   zod: ['common/zod.ts'],
   yaml: ['scenario/load.ts'],
+  // Read (uplot) or required (junit-report-builder) by one reporter each.
+  uplot: ['reporters/html.ts'],
+  'junit-report-builder': ['reporters/junit.ts'],
 };
 
 export interface Import {

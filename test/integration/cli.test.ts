@@ -98,11 +98,13 @@ describe('run from the command line', () => {
     const pass = await runCli(['run', `${s.url}/`, '-n', '100', '-c', '2', '-q', '--threshold', 'failed<1%', '--threshold', 'p99<10s']);
     expect(pass.code).toBe(0);
     expect(pass.stdout).toMatch(/✓ pass\s+failed<1%/);
-    const fail = await runCli(['run', `${s.url}/`, '-n', '100', '-c', '2', '-q', '--threshold', 'rps>=100000000', '--threshold', 'losses==0']);
+    const fail = await runCli(['run', `${s.url}/`, '-n', '100', '-c', '2', '-q', '--threshold', 'rps>=100000000', '--threshold', 'failed==0', '--threshold', 'losses==0']);
     expect(fail.code).toBe(1);
     expect(fail.stdout).toMatch(/✗ FAIL\s+rps>=100000000/);
-    expect(fail.stdout).toMatch(/✓ pass\s+losses==0/);
-    expect(fail.stderr).toMatch(/threshold failed: rps>=100000000/);
+    expect(fail.stdout).toMatch(/✓ pass\s+failed==0/);
+    // Without a login, losses are not measured: the threshold fails and says so.
+    expect(fail.stdout).toMatch(/✗ FAIL\s+losses==0\s+\(not measured\)/);
+    expect(fail.stderr).toMatch(/thresholds failed: rps>=100000000, losses==0/);
   });
 
   it('exits 3 with the reason when nothing answers', async () => {
