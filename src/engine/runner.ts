@@ -14,7 +14,7 @@ import type { ProgressSnapshot, RunResult } from '../result/schema.js';
 import type { Scenario } from '../scenario/types.js';
 import { liveFigures, runLocal, type LiveFigures, type LocalRunOutcome } from './local-run.js';
 import { normaliseOptions, type RunOptions } from './options.js';
-import { secretsOf, redactResult } from './secrets.js';
+import { redactDeep, secretsOf, redactResult } from './secrets.js';
 import { sliceRun } from './slices.js';
 import { unusableReason, type UsabilityCounts } from './usability.js';
 import { runInWorkers } from './workers.js';
@@ -31,6 +31,7 @@ export interface RunHooks {
 /** Runs a scenario and returns its result (partial when interrupted; see `stopReason` and `unusable`). */
 export async function run(scenario: Scenario, options: RunOptions, hooks: RunHooks = {}): Promise<RunResult> {
   const opts = normaliseOptions(scenario, options);
+  const secrets = secretsOf(scenario, opts.target);
   const startedAt = new Date();
   const startEpochMs = startedAt.getTime();
   const t0 = performance.now();
@@ -91,7 +92,8 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   };
 
   const events = new EventRunner(opts.events, {
-    onNotice: hooks.onEvent,
+    // Live notices carry the command and its output: the run's secrets are replaced there too.
+    onNotice: hooks.onEvent ? (n) => hooks.onEvent!({ ...n, record: redactDeep({ ...n.record }, secrets) }) : undefined,
     onStopRequest: stopFor,
     env: { SESSION_BENCH_TARGET: opts.target },
   });
@@ -153,7 +155,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   const cpu = process.cpuUsage(cpu0);
   result.generator = { maxRssMb: Math.round(process.resourceUsage().maxRSS / 102.4) / 10, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
   if (thresholds.length > 0) result.thresholds = evaluateThresholds(result, thresholds);
-  return redactResult(result, secretsOf(scenario, target));
+  return redactResult(result, secrets);
 }
 
 /** True when a threshold was given and at least one failed (exit code 1). */

@@ -58,4 +58,15 @@ describe('secrets', () => {
     expect(r.stderr).toMatch(/--user: expected NAME:PASSWORD, got a value without a colon/);
     expect(r.stderr).not.toContain(SECRET);
   });
+
+  it('an event command that prints a password: redacted from the live event lines, the report, the JSON and the HTML', async () => {
+    const s = await server((_req, res) => res.end('ok'));
+    const json = join(dir, 'event.json');
+    const html = join(dir, 'event.html');
+    const r = await runCli(['run', `${s.url}/`, '--user', `alice:${SECRET}`, '-d', '1500ms', '-c', '1', '--json', json, '--html', html, '--at', `200ms=echo login with ${SECRET} failed >&2; exit 1`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/event 1 FAILED: exit 1 .*login with \*\*\* failed/);
+    const out = r.stdout + r.stderr + readFileSync(json, 'utf8') + readFileSync(html, 'utf8');
+    expect(out).not.toContain(SECRET);
+  });
 });
