@@ -11,6 +11,7 @@ import { registerLabCommand } from './lab.js';
 import { registerDemoCommand } from './demo.js';
 import { registerCompareCommand } from './compare.js';
 import { registerMatrixCommand } from './matrix.js';
+import { registerMergeCommand } from './merge.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -73,6 +74,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--html <file>', 'write a self-contained HTML report (charts over time, events, attribution, thresholds)')
     .option('--junit <file>', 'write JUnit XML: one test case per threshold and per regression check')
     .option('--summary-md <file>', 'write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when it is set)')
+    .option('--shard <i/n>', "this generator's share of a test run by n generators (0-based i): its VUs and users come after the others'")
+    .option('--start-at <time>', 'wait until this time before starting (2026-12-01T12:00:00Z or epoch seconds): a start barrier for shards')
+    .option('--prometheus-port <port>', 'serve live metrics for Prometheus on this port (/metrics; 0 = any free port)')
+    .option('--prometheus-linger <time>', 'keep serving the final metrics this long after the run (default 0s)')
     .action(async (scenario: string | undefined, flags: RunFlags) => {
       setExit(await runCommand(io, scenario, flags));
     });
@@ -80,6 +85,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerDemoCommand(program, io, setExit);
   registerLabCommand(program, io, setExit);
   registerCompareCommand(program, io, setExit);
+  registerMergeCommand(program, io, setExit);
   registerMatrixCommand(program, io, setExit, addLoadFlags);
 
   return program;

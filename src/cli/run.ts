@@ -21,6 +21,7 @@ import { RELOGIN_POLICIES, type EventSpec, type Scenario, type Stage } from '../
 import { parseEventFlag, parseRate, parseStage, rateProblem } from '../scenario/values.js';
 import { parseUserFlag, readUsersFile, type Credential } from '../scenario/users.js';
 import { FlagIssues } from './flags.js';
+import { PrometheusExporter } from './prometheus.js';
 import { checkReportPaths, checkSameScenario, loadBaseline, regressionLimits, withRegression, writeRunReports, type ReportFlags } from './reports.js';
 import { regressed, type RegressionLimits } from '../metrics/regression.js';
 import type { Io } from './io.js';
@@ -64,6 +65,10 @@ export interface RunFlags {
   html?: string;
   junit?: string;
   summaryMd?: string;
+  shard?: string;
+  startAt?: string;
+  prometheusPort?: string;
+  prometheusLinger?: string;
 }
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['per-vu', 'shared', 'new'];
@@ -104,7 +109,33 @@ function parseEvents(f: FlagIssues, values: readonly string[] | undefined, stopO
 const isUrl = (s: string): boolean => /^https?:\/\//i.test(s);
 
 /** Turns flags into a scenario and run options; every problem is reported at once (exit 2). */
-export function resolveRunInput(positional: string | undefined, flags: RunFlags): { scenario: Scenario; options: RunOptions; limits: RegressionLimits } {
+/** `2/3`: shard 2 of 0..2. */
+function parseShard(f: FlagIssues, value: string | undefined): { index: number; count: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!(count >= 1 && index >= 0 && index < count)) {
+    f.add('--shard', `expected I/N with 0 <= I < N, such as 0/3 ($JOB_COMPLETION_INDEX/3 in a Kubernetes Indexed Job), got "${value}"`);
+    return undefined;
+  }
+  return { index, count };
+}
+
+/** `2026-12-01T12:00:00Z` or epoch seconds / milliseconds: when to start (a barrier for shards). */
+export function parseStartAt(f: FlagIssues, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  let ms = /^\d{9,10}(?:\.\d+)?$/.test(v) ? Number(v) * 1000 : /^\d{12,13}$/.test(v) ? Number(v) : /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : NaN;
+  if (!Number.isFinite(ms)) {
+    f.add('--start-at', `expected a time such as 2026-12-01T12:00:00Z or epoch seconds (date +%s), got "${value}"`);
+    return undefined;
+  }
+  ms = Math.round(ms);
+  return ms;
+}
+
+export function resolveRunInput(positional: string | undefined, flags: RunFlags): { scenario: Scenario; options: RunOptions; limits: RegressionLimits; startAtMs: number | undefined; prometheus: { port: number; lingerMs: number } | undefined } {
   const f = new FlagIssues();
   const concurrency = f.int('--concurrency', flags.concurrency, 1, 1_000_000);
   const requests = f.int('--requests', flags.requests);
@@ -135,6 +166,11 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
     if (bad !== null) f.add('--json', bad);
   }
   checkReportPaths(f, flags);
+  const shard = parseShard(f, flags.shard);
+  const startAtMs = parseStartAt(f, flags.startAt);
+  const prometheusPort = f.int('--prometheus-port', flags.prometheusPort, 0, 65535);
+  const lingerMs = f.duration('--prometheus-linger', flags.prometheusLinger);
+  if (lingerMs !== undefined && prometheusPort === undefined) f.add('--prometheus-linger', 'only with --prometheus-port');
   const limits = regressionLimits(f, flags.maxRegression);
   if (flags.maxRegression !== undefined && flags.baseline === undefined) f.add('--max-regression', 'only with --baseline FILE');
   if (flags.force && flags.baseline === undefined) f.add('--force', 'only with --baseline FILE');
@@ -190,7 +226,10 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   return {
     scenario: scenario!,
     limits,
+    startAtMs,
+    prometheus: prometheusPort === undefined ? undefined : { port: prometheusPort, lingerMs: lingerMs ?? 0 },
     options: {
+      shard,
       target,
       concurrency,
       stages,
@@ -290,17 +329,58 @@ export async function finishRun(io: Io, result: RunResult, jsonPath: string | un
 }
 
 export async function runCommand(io: Io, positional: string | undefined, flags: RunFlags): Promise<number> {
-  const { scenario, options, limits } = resolveRunInput(positional, flags);
+  const { scenario, options, limits, startAtMs, prometheus } = resolveRunInput(positional, flags);
   // The baseline is read and checked before the run: a wrong file must not cost a whole run.
   const baseline = flags.baseline === undefined ? null : await loadBaseline(io, flags.baseline);
   if (baseline !== null) checkSameScenario(baseline, scenario.name, flags.baseline!, flags.force ?? false);
-  const progress = progressPrinter(io, flags.quiet ?? false);
-  let result: RunResult;
+  const exporter = prometheus === undefined ? null : new PrometheusExporter(scenario.name, [...scenario.login, ...scenario.flow].map((s) => s.name));
   try {
-    result = await run(scenario, options, { signal: io.signal, onProgress: progress.onProgress, onEvent: progress.onEvent });
+    if (exporter !== null) io.stderr.write(`Prometheus metrics at ${await exporter.listen(prometheus!.port)}\n`);
+    if (startAtMs !== undefined && !(await waitUntil(io, startAtMs, options.shard))) return ExitCode.interrupted;
+    const progress = progressPrinter(io, flags.quiet ?? false);
+    let result: RunResult;
+    try {
+      result = await run(scenario, options, { signal: io.signal, onProgress: progress.onProgress, onEvent: progress.onEvent, onLive: exporter ? (l) => exporter.update(l) : undefined });
+    } finally {
+      progress.done();
+    }
+    if (baseline !== null) result = withRegression(result, baseline, flags.baseline!, limits);
+    exporter?.final(result);
+    const code = await finishRun(io, result, flags.json, flags);
+    if (exporter !== null && prometheus!.lingerMs > 0 && !io.signal.aborted) {
+      // One more scrape interval, so that Prometheus reads the final figures before the process goes.
+      io.stderr.write(`Prometheus metrics stay up for ${prometheus!.lingerMs / 1000}s\n`);
+      await sleep(prometheus!.lingerMs, io.signal);
+    }
+    return code;
   } finally {
-    progress.done();
+    await exporter?.close();
   }
-  if (baseline !== null) result = withRegression(result, baseline, flags.baseline!, limits);
-  return finishRun(io, result, flags.json, flags);
+}
+
+/** Waits until `atMs` (the shards' start barrier); false when interrupted meanwhile. */
+async function waitUntil(io: Io, atMs: number, shard: { index: number; count: number } | undefined): Promise<boolean> {
+  const wait = atMs - Date.now();
+  const who = shard === undefined ? '' : ` (shard ${shard.index}/${shard.count})`;
+  if (wait <= 0) {
+    if (wait < -1000) io.stderr.write(`session-bench: --start-at ${new Date(atMs).toISOString()} was ${(-wait / 1000).toFixed(1)}s ago; starting now${who}\n`);
+    return true;
+  }
+  io.stderr.write(`session-bench: waiting ${(wait / 1000).toFixed(1)}s until ${new Date(atMs).toISOString()}${who}\n`);
+  await sleep(wait, io.signal);
+  return !io.signal.aborted;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -5,6 +5,7 @@
  */
 import { Collector } from '../metrics/collector.js';
 import type { MetricsSnapshot } from '../metrics/collector.js';
+import type { ErrorCounts } from '../result/schema.js';
 import type { Scenario } from '../scenario/types.js';
 import { Control } from './control.js';
 import { runStagedClosedModel, startClosedModel } from './executors/closed.js';
@@ -29,6 +30,9 @@ export interface LiveFigures extends UsabilityCounts {
   droppedIterations: number;
   usersAffected: number;
   regenerations: number;
+  /** Live exporters only (see `withSteps`): transport errors by kind, and each step's encoded histogram. */
+  errorsByKind?: ErrorCounts | undefined;
+  stepHdrs?: string[] | undefined;
   /** Encoded overall latency histogram (for an exact p99 across threads). */
   hdr: string;
 }
@@ -53,8 +57,9 @@ export interface LocalRunHooks {
 }
 
 /** Live figures of a thread, for progress and the unusable check across threads. */
-export function liveFigures(c: Collector): LiveFigures {
+export function liveFigures(c: Collector, withSteps = false): LiveFigures {
   return {
+    ...(withSteps ? { errorsByKind: c.errorsByKind(), stepHdrs: c.encodedSteps() } : {}),
     ...usabilityCounts(c),
     failed: c.failed,
     errors: c.errors,

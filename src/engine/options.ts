@@ -35,6 +35,11 @@ export interface RunOptions {
   stages?: readonly Stage[] | undefined;
   /** Commands run at a moment of the run (added to the scenario's). */
   events?: readonly EventSpec[] | undefined;
+  /**
+   * This generator's share of a sharded test (`--shard i/N`, 0-based i): its VU numbers (and so its users)
+   * come after those of shards 0..i-1, so that N generators behave like one run of N times the VUs.
+   */
+  shard?: { index: number; count: number } | undefined;
   /** Worker threads sharing the VUs (default 1; 'auto' = cores - 1). */
   workers?: number | 'auto' | undefined;
   label?: string | undefined;
@@ -54,7 +59,7 @@ export const OPEN_MODEL_STALL_SECONDS = 5;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Normalised options: what a run (or one worker's share of it) does. */
-export type NormalisedOptions = RunResult['options'] & { target: string; insecure: boolean; events: readonly EventSpec[] };
+export type NormalisedOptions = RunResult['options'] & { target: string; insecure: boolean; events: readonly EventSpec[]; shard: { index: number; count: number } | null };
 
 /** Validates options against the scenario and fills in defaults. Throws ConfigError (exit 2) listing every problem. */
 export function normaliseOptions(scenario: Scenario, o: RunOptions): NormalisedOptions {
@@ -100,6 +105,10 @@ export function normaliseOptions(scenario: Scenario, o: RunOptions): NormalisedO
   const durationMs = stages.length > 0 ? stages.reduce((a, st) => a + st.durationMs, 0) : (o.durationMs ?? load.durationMs ?? (requests === null ? DEFAULT_DURATION_MS : null));
   if (stages.length > 0 && durationMs === 0) problem('--stage', 'the stages last 0s in all');
   const events = [...load.events, ...(o.events ?? [])].sort((a, b) => a.atMs - b.atMs);
+  const shard = o.shard ?? null;
+  if (shard !== null && !(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
+    problem('--shard', `expected I/N with 0 <= I < N (such as 0/3, 1/3, 2/3), got ${shard.index}/${shard.count}`);
+  }
   for (const e of events) {
     if (durationMs !== null && e.atMs >= durationMs) {
       problem('--at', `${e.atMs / 1000}s="${e.command}" is not within the run (it lasts ${durationMs / 1000}s)`);
@@ -117,6 +126,7 @@ export function normaliseOptions(scenario: Scenario, o: RunOptions): NormalisedO
     target: target!,
     insecure: o.insecure ?? false,
     events,
+    shard,
     concurrency,
     requests,
     durationMs,

@@ -16,7 +16,7 @@ runLocal(input.scenario, input.opts, input.slice, {
   signal: interrupt.signal,
   stopSignal: stop.signal,
   intervalMs: input.intervalMs,
-  onTick: (c) => post({ type: 'live', live: liveFigures(c) }),
+  onTick: (c) => post({ type: 'live', live: liveFigures(c, input.liveSteps) }),
   onUnusable: (reason) => post({ type: 'unusable', reason }),
 }).then(
   (outcome) => {

@@ -26,6 +26,8 @@ export interface RunHooks {
   onEvent?: ((notice: EventNotice) => void) | undefined;
   onProgress?: ((p: ProgressSnapshot) => void) | undefined;
   progressIntervalMs?: number | undefined;
+  /** Every thread's live figures (with per-step histograms and errors by kind), for a live exporter. */
+  onLive?: ((live: readonly LiveFigures[]) => void) | undefined;
 }
 
 /** Runs a scenario and returns its result (partial when interrupted; see `stopReason` and `unusable`). */
@@ -52,6 +54,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   let lastRequests = 0;
   let lastMs = t0;
   const progress = (live: readonly LiveFigures[]): void => {
+    hooks.onLive?.(live);
     const sum = (f: (l: LiveFigures) => number): number => live.reduce((a, l) => a + f(l), 0);
     if (abortable.length > 0 && !stop.signal.aborted) {
       const broken = brokenAbortThreshold(
@@ -111,11 +114,11 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
           signal: hooks.signal,
           stopSignal: stop.signal,
           intervalMs,
-          onTick: hooks.onProgress || abortable.length > 0 ? (c) => progress([liveFigures(c)]) : undefined,
+          onTick: hooks.onProgress || hooks.onLive || abortable.length > 0 ? (c) => progress([liveFigures(c, hooks.onLive !== undefined)]) : undefined,
         }),
       ];
     } else {
-      outcomes = await runInWorkers(scenario, opts, slices, { signal: hooks.signal, stopSignal: stop.signal, intervalMs: intervalMs ?? 1000, onLive: progress });
+      outcomes = await runInWorkers(scenario, opts, slices, { signal: hooks.signal, stopSignal: stop.signal, intervalMs: intervalMs ?? 1000, liveSteps: hooks.onLive !== undefined, onLive: progress });
     }
   } finally {
     // Never leave a command running behind the tool (also when the run failed).
@@ -137,7 +140,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
   const interrupted = outcomes.some((o) => o.interrupted) || (hooks.signal?.aborted ?? false);
   const stopReason = unusable !== null ? `target unusable: ${unusable}` : interrupted ? 'interrupted' : earlyStopReason;
 
-  const { target, insecure: _insecure, events: _events, ...recorded } = opts;
+  const { target, insecure: _insecure, events: _events, shard, ...recorded } = opts;
   const result = toRunResult(snapshot, {
     label: options.label ?? '',
     target,
@@ -151,6 +154,7 @@ export async function run(scenario: Scenario, options: RunOptions, hooks: RunHoo
     meta: options.meta ?? {},
     tracked,
   });
+  result.shard = shard;
   result.events = eventRecords.map((e, i) => ({ ...e, windows: eventWindows(result.timeline, eventRecords, i) }));
   const cpu = process.cpuUsage(cpu0);
   result.generator = { maxRssMb: Math.round(process.resourceUsage().maxRSS / 102.4) / 10, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };

@@ -27,7 +27,8 @@ export function sliceRun(opts: NormalisedOptions, startEpochMs: number): RunSlic
   const vus = splitEvenly(opts.concurrency, w);
   const maxVus = opts.maxVus === null ? null : splitEvenly(opts.maxVus, w);
   const requests = opts.requests === null ? null : splitEvenly(opts.requests, w);
-  let offset = 0;
+  // A shard's VUs are numbered after the other shards' (all shards run the same options).
+  let offset = opts.shard === null ? 0 : opts.shard.index * (opts.maxVus ?? opts.concurrency);
   return vus.map((c, i) => {
     const s: RunSlice = {
       vuIdOffset: offset,

@@ -16,6 +16,8 @@ export interface WorkerInput {
   opts: NormalisedOptions;
   slice: RunSlice;
   intervalMs: number;
+  /** Send each step's histogram with the live figures (a live exporter is on). */
+  liveSteps: boolean;
 }
 
 /** Messages from a worker. */
@@ -33,6 +35,7 @@ export interface WorkerRunHooks {
   /** Stop starting requests (in-flight ones finish), e.g. an event failed. */
   stopSignal?: AbortSignal | undefined;
   intervalMs: number;
+  liveSteps?: boolean | undefined;
   /** The latest live figures of every worker, once a second. */
   onLive?: ((live: readonly LiveFigures[]) => void) | undefined;
 }
@@ -40,7 +43,7 @@ export interface WorkerRunHooks {
 export async function runInWorkers(scenario: Scenario, opts: NormalisedOptions, slices: readonly RunSlice[], hooks: WorkerRunHooks): Promise<LocalRunOutcome[]> {
   const entry = compiledEntry('engine/run-worker.js');
   const latest: (LiveFigures | null)[] = slices.map(() => null);
-  const workers = slices.map((slice) => new Worker(entry, { workerData: { scenario, opts, slice, intervalMs: hooks.intervalMs } satisfies WorkerInput }));
+  const workers = slices.map((slice) => new Worker(entry, { workerData: { scenario, opts, slice, intervalMs: hooks.intervalMs, liveSteps: hooks.liveSteps ?? false } satisfies WorkerInput }));
   const stopAll = (interrupted: boolean): void => {
     for (const w of workers) w.postMessage({ type: 'stop', interrupted } satisfies WorkerCommand);
   };

@@ -506,6 +506,18 @@ export class Collector {
     return encodeHistogram(this.overall());
   }
 
+  /** Each step's latency histogram so far, encoded (live exporters). */
+  encodedSteps(): string[] {
+    return this.steps.map((st) => st.latency.encoded());
+  }
+
+  /** Transport errors so far, by kind. */
+  errorsByKind(): ErrorCounts {
+    const out = zeroErrors();
+    for (const st of this.steps) for (const k of ERROR_KINDS) out[k] += st.errors[k];
+    return out;
+  }
+
   /** Milliseconds since start for an event timestamp. */
   sinceStart(nowMs: number): number {
     return Math.round((nowMs - this.startMs) * 1000) / 1000;

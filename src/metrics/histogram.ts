@@ -95,3 +95,29 @@ export function summarize(h: Histogram): LatencySummary {
 export function percentileMs(h: Histogram, percentile: number): number {
   return h.totalCount === 0 ? 0 : usToMs(h.getValueAtPercentile(percentile));
 }
+
+/**
+ * The Prometheus view of histograms (µs): how many values are at or below each bound (seconds), the
+ * count and the sum in seconds. Added over `encoded` (several threads' histograms of one step).
+ */
+export function cumulativeBuckets(encoded: readonly string[], boundsSeconds: readonly number[]): { buckets: number[]; count: number; sumSeconds: number } {
+  const buckets = boundsSeconds.map(() => 0);
+  let count = 0;
+  let sumUs = 0;
+  for (const e of encoded) {
+    if (!e) continue;
+    const h = decodeHistogram(e);
+    if (!(h instanceof hdr.JsHistogram)) continue;
+    const len = h.countsArrayLength;
+    for (let i = 0; i < len; i++) {
+      const c = h.getCountAtIndex(i);
+      if (c === 0) continue;
+      // A bucket's values are counted at its highest equivalent value: never below a bound they exceed.
+      const v = h.highestEquivalentValue(h.valueFromIndex(i));
+      count += c;
+      sumUs += h.medianEquivalentValue(h.valueFromIndex(i)) * c;
+      for (let b = 0; b < boundsSeconds.length; b++) if (v <= boundsSeconds[b]! * 1e6) buckets[b] = buckets[b]! + c;
+    }
+  }
+  return { buckets, count, sumSeconds: sumUs / 1e6 };
+}

@@ -139,6 +139,8 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       };
     }),
     events: [],
+    eventsDropped: 0,
+    shard: null,
   };
 }
 

@@ -284,6 +284,10 @@ export const RunResultSchema = z.object({
   }),
   /** Commands run during the run, with figures before, during and after each. */
   events: z.array(RunEventSchema).default([]),
+  /** Events not kept (a merge of many shards keeps the first ones). */
+  eventsDropped: z.number().int().nonnegative().default(0),
+  /** This run's share of a sharded test (--shard i/N), when it was one. */
+  shard: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }).nullable().default(null),
   /** Open model: iterations that could not start because every VU was busy. */
   droppedIterations: z.number().int().nonnegative(),
   /**

@@ -33,6 +33,7 @@ export const PACKAGE_OWNERS: Readonly<Record<string, readonly string[]>> = {
   // Read (uplot) or required (junit-report-builder) by one reporter each.
   uplot: ['reporters/html.ts'],
   'junit-report-builder': ['reporters/junit.ts'],
+  'prom-client': ['cli/prometheus.ts'],
 };
 
 export interface Import {
