@@ -40,6 +40,8 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--threshold <expr>', 'pass/fail criterion, repeatable: p99<200ms, retention>=99%, failed<1%, losses==0 (exit 1 when one fails)', collect)
     .option('--abort-on-fail', 'stop the run as soon as a --threshold on a growing count (losses==0, failed<100) can no longer pass')
     .option('--insecure', 'accept any TLS certificate')
+    .option('--no-tls-resumption', 'a full TLS handshake on every new connection (default: resume the session, as browsers do)')
+    .option('--source-addresses <list>', 'spread the connections over these local addresses: 127.0.0.1-127.0.0.8, or a list (more than ~28k connections to one target)')
     .option('-q, --quiet', 'no progress output');
 }
 

@@ -21,6 +21,7 @@ import { RELOGIN_POLICIES, type EventSpec, type Scenario, type Stage } from '../
 import { parseEventFlag, parseRate, parseStage, rateProblem } from '../scenario/values.js';
 import { parseUserFlag, readUsersFile, type Credential } from '../scenario/users.js';
 import { FlagIssues } from './flags.js';
+import { parseSourceAddresses } from '../engine/limits.js';
 import { PrometheusExporter } from './prometheus.js';
 import { checkReportPaths, checkSameScenario, loadBaseline, regressionLimits, withRegression, writeRunReports, type ReportFlags } from './reports.js';
 import { regressed, type RegressionLimits } from '../metrics/regression.js';
@@ -69,6 +70,9 @@ export interface RunFlags {
   startAt?: string;
   prometheusPort?: string;
   prometheusLinger?: string;
+  sourceAddresses?: string;
+  /** commander's --no-tls-resumption. */
+  tlsResumption?: boolean;
 }
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['per-vu', 'shared', 'new'];
@@ -167,6 +171,12 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
   }
   checkReportPaths(f, flags);
   const shard = parseShard(f, flags.shard);
+  let sourceAddresses: string[] | undefined;
+  if (flags.sourceAddresses !== undefined) {
+    const parsed = parseSourceAddresses(flags.sourceAddresses);
+    if (typeof parsed === 'string') f.add('--source-addresses', parsed);
+    else sourceAddresses = parsed;
+  }
   const startAtMs = parseStartAt(f, flags.startAt);
   const prometheusPort = f.int('--prometheus-port', flags.prometheusPort, 0, 65535);
   const lingerMs = f.duration('--prometheus-linger', flags.prometheusLinger);
@@ -230,6 +240,8 @@ export function resolveRunInput(positional: string | undefined, flags: RunFlags)
     prometheus: prometheusPort === undefined ? undefined : { port: prometheusPort, lingerMs: lingerMs ?? 0 },
     options: {
       shard,
+      sourceAddresses,
+      tlsResumption: flags.tlsResumption ?? true,
       target,
       concurrency,
       stages,

@@ -95,8 +95,11 @@ export async function runLocal(scenario: Scenario, opts: NormalisedOptions, slic
   if (scenario.session.servedByHeader !== null) collector.noteBackendSource({ kind: 'header', name: scenario.session.servedByHeader });
   const control = new Control(slice.requests);
   const shared = prepareShared(scenario, base, collector, control, opts);
-  const transportOptions: TransportOptions = { mode: opts.connections, client: opts.httpClient, timeoutMs: opts.timeoutMs, insecure: opts.insecure, concurrency: slice.maxVus ?? slice.concurrency };
-  const agent = createSharedAgent(transportOptions);
+  const transportOptions: TransportOptions = { mode: opts.connections, client: opts.httpClient, timeoutMs: opts.timeoutMs, insecure: opts.insecure, concurrency: slice.maxVus ?? slice.concurrency, tlsResumption: opts.tlsResumption };
+  // One set of options (and one shared pool) per source address; VU n uses address (n-1) mod count.
+  const addresses = opts.sourceAddresses;
+  const perAddress: TransportOptions[] = addresses.length === 0 ? [transportOptions] : addresses.map((a) => ({ ...transportOptions, localAddress: a }));
+  const agents = perAddress.map((o) => createSharedAgent(o));
 
   let interrupted = false;
   let unusable: string | null = null;
@@ -105,9 +108,10 @@ export async function runLocal(scenario: Scenario, opts: NormalisedOptions, slic
   const transports: Transport[] = [];
   const timers: NodeJS.Timeout[] = [];
   const newVu = (): VirtualUser => {
-    const transport = new Transport(transportOptions, agent);
-    transports.push(transport);
     const id = slice.vuIdOffset + vus.length + 1;
+    const k = (id - 1) % perAddress.length;
+    const transport = new Transport(perAddress[k]!, agents[k]!);
+    transports.push(transport);
     const vu = new VirtualUser(id, scenario.users.length > 0 ? scenario.users[(id - 1) % scenario.users.length] : undefined, shared, transport);
     vus.push(vu);
     return vu;
@@ -178,7 +182,7 @@ export async function runLocal(scenario: Scenario, opts: NormalisedOptions, slic
   collector.touch(performance.now());
   for (const vu of vus) collector.recordUser(vu.figures());
   await Promise.all(transports.map((t) => t.close(true)));
-  await agent?.destroy().catch(() => undefined);
+  await Promise.all(agents.map((a) => a?.destroy().catch(() => undefined)));
   hooks.onTick?.(collector);
   return { snapshot: collector.snapshot(), counts: usabilityCounts(collector), interrupted, unusable };
 }

@@ -40,6 +40,10 @@ export interface RunOptions {
    * come after those of shards 0..i-1, so that N generators behave like one run of N times the VUs.
    */
   shard?: { index: number; count: number } | undefined;
+  /** Local addresses to spread the VUs' connections over (VU n uses address (n-1) mod count). */
+  sourceAddresses?: readonly string[] | undefined;
+  /** Resume TLS sessions on reconnects (default true). */
+  tlsResumption?: boolean | undefined;
   /** Worker threads sharing the VUs (default 1; 'auto' = cores - 1). */
   workers?: number | 'auto' | undefined;
   label?: string | undefined;
@@ -100,7 +104,8 @@ export function normaliseOptions(scenario: Scenario, o: RunOptions): NormalisedO
   if (!Number.isInteger(workers) || workers < 1) problem('--workers', `expected a whole number >= 1 or auto, got ${o.workers}`);
   // Every VU holds a connection (per-vu and new modes; the shared pool is bounded by the same number).
   const connections = maxVus ?? concurrency;
-  const tooMany = Number.isInteger(connections) && connections >= 1 ? connectionLimitProblem(connections) : null;
+  const sourceAddresses = [...(o.sourceAddresses ?? [])];
+  const tooMany = Number.isInteger(connections) && connections >= 1 ? connectionLimitProblem(connections, Math.max(1, sourceAddresses.length)) : null;
   if (tooMany !== null) problem(maxVus === null ? '--concurrency' : '--max-vus', tooMany);
   const durationMs = stages.length > 0 ? stages.reduce((a, st) => a + st.durationMs, 0) : (o.durationMs ?? load.durationMs ?? (requests === null ? DEFAULT_DURATION_MS : null));
   if (stages.length > 0 && durationMs === 0) problem('--stage', 'the stages last 0s in all');
@@ -141,5 +146,7 @@ export function normaliseOptions(scenario: Scenario, o: RunOptions): NormalisedO
     workers: Math.min(workers, maxVus ?? concurrency),
     users: scenario.users.length,
     stages: stages.map((st) => ({ durationMs: st.durationMs, target: st.target })),
+    sourceAddresses,
+    tlsResumption: o.tlsResumption ?? true,
   };
 }

@@ -158,9 +158,9 @@ export class RequestBuilder {
     if (cacheable) {
       const c = cookie === null ? plan.cookielessHead : this.headCache[step.index];
       // Connections to one origin write the same head, whichever VU owns them.
-      if (c != null && c.cookie === cookie && c.url === url && c.conn.origin === conn.origin) return c.head;
+      if (c != null && c.cookie === cookie && c.url === url && c.conn.origin === conn.origin && c.conn.persistent === conn.persistent) return c.head;
     }
-    const head = buildRequestHead(conn.hostHeader, method, url.path, this.buildHeaders(step, url, cookie, payload?.contentType ?? null), payload?.body ?? null);
+    const head = buildRequestHead(conn.hostHeader, method, url.path, this.buildHeaders(step, url, cookie, payload?.contentType ?? null), payload?.body ?? null, conn.persistent ? 'keep-alive' : 'close');
     if (cacheable && !(head instanceof Error)) {
       const entry = { url, conn, cookie, head };
       if (cookie === null) plan.cookielessHead = entry;

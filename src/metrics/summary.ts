@@ -65,6 +65,8 @@ export function toRunResult(s: MetricsSnapshot, info: ResultInfo): RunResult {
       workers: options.workers,
       users: options.users,
       stages: options.stages,
+      sourceAddresses: options.sourceAddresses,
+      tlsResumption: options.tlsResumption,
     },
     meta: info.meta,
     requests: { total, ok: total - failed, failed, non2xx, byStatus, errors, retries: s.retries, aborted: s.aborted },

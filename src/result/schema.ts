@@ -210,6 +210,10 @@ export const RunOptionsSchema = z.object({
   users: z.number().int().nonnegative(),
   /** Load shape: ramp to each target over its duration (VUs, or iterations/s with a rate); [] = constant. */
   stages: z.array(StageSchema).default([]),
+  /** Local addresses the connections were spread over (--source-addresses); [] = the system's choice. */
+  sourceAddresses: z.array(z.string()).default([]),
+  /** TLS sessions were resumed on reconnects (the default, as browsers do). */
+  tlsResumption: z.boolean().default(true),
 });
 export type RunOptionsRecord = Z.infer<typeof RunOptionsSchema>;
 

@@ -288,12 +288,14 @@ describe('built-in HTTP/1.1 client = undici Client (pipelining 1)', () => {
     await t.close(true);
   });
 
-  it('only plain http: origins in per-vu mode use the built-in client', () => {
+  it('http: and https: origins of per-vu and new modes use the built-in client; the shared pool and --http-client undici do not', () => {
     const perVu = new Transport({ mode: 'per-vu', timeoutMs: 1000, insecure: false, concurrency: 1, client: 'builtin' }, null);
-    expect(perVu.connectionFor('http://a.test')).not.toBeNull();
-    expect(perVu.connectionFor('https://a.test')).toBeNull();
+    expect(perVu.connectionFor('http://a.test')!.persistent).toBe(true);
+    expect(perVu.connectionFor('https://a.test')).not.toBeNull();
+    expect(perVu.connectionFor('ftp://a.test')).toBeNull();
+    expect(new Transport({ mode: 'new', timeoutMs: 1000, insecure: false, concurrency: 1, client: 'builtin' }, null).connectionFor('https://a.test')!.persistent).toBe(false);
     expect(new Transport({ mode: 'shared', timeoutMs: 1000, insecure: false, concurrency: 1, client: 'builtin' }, null).connectionFor('http://a.test')).toBeNull();
-    expect(new Transport({ mode: 'new', timeoutMs: 1000, insecure: false, concurrency: 1, client: 'builtin' }, null).connectionFor('http://a.test')).toBeNull();
+    expect(new Transport({ mode: 'per-vu', timeoutMs: 1000, insecure: false, concurrency: 1, client: 'undici' }, null).connectionFor('http://a.test')).toBeNull();
   });
 });
 

@@ -282,6 +282,8 @@ describe('toRunResult', () => {
       workers: 1,
       users: 1,
       stages: [],
+      sourceAddresses: [],
+      tlsResumption: true,
     },
     meta: { replicas: 2 },
     tracked: true,

@@ -37,6 +37,16 @@ export const responseTimeout = (ms: number): HttpError => new HttpError('Respons
 
 /** A 101 Switching Protocols nobody asked for. */
 export const unexpectedUpgrade = (): HttpError => new HttpError('InvalidResponseError', 'SB_INVALID_RESPONSE', 'Unexpected 101 Switching Protocols (no upgrade was asked for)');
+/**
+ * A TLS alert the server sent (OpenSSL's "...:tlsv13 alert certificate required:..."), said in a few
+ * words; null for any other error. A server that requires a client certificate accepts the handshake,
+ * then alerts and closes: without this the request would read as a reset.
+ */
+export function tlsAlertError(e: NodeJS.ErrnoException): HttpError | null {
+  if (!e.code?.startsWith('ERR_SSL')) return null;
+  const what = /alert ([a-z ]+?)(?::|$)/m.exec(e.message)?.[1] ?? e.message.split('\n')[0];
+  return new HttpError('TlsAlertError', e.code, `the server ended the TLS connection with an alert: ${what}`);
+}
 export const clientDestroyed = (): HttpError => new HttpError('ClientDestroyedError', 'UND_ERR_DESTROYED', 'The client is destroyed');
 
 /** The generator itself ran out of something (file descriptors, local ports, buffers): not the target's fault. */

@@ -18,14 +18,15 @@ export const SPECIAL_REQUEST_HEADERS: ReadonlySet<string> = new Set(['host', 'co
 export type RequestHead = string | Buffer;
 
 /**
- * The whole request: request line, `hostHeader` (`host: name[:port]\r\n`), `connection: keep-alive`, the
+ * The whole request: request line, `hostHeader` (`host: name[:port]\r\n`), `connection: keep-alive` (or
+ * `close` for a connection per request), the
  * given headers in order, `content-length` when there is a body (or a payload method without one), then
  * the body. Returns an error for what undici would reject.
  */
-export function buildRequestHead(hostHeader: string, method: string, path: string, headers: readonly string[], body: string | null): RequestHead | Error {
+export function buildRequestHead(hostHeader: string, method: string, path: string, headers: readonly string[], body: string | null, connection: 'keep-alive' | 'close' = 'keep-alive'): RequestHead | Error {
   if (path[0] !== '/') return invalidArgument('path must be an absolute URL or start with a slash');
   if (INVALID_PATH.test(path)) return invalidArgument('invalid request path');
-  let head = `${method} ${path} HTTP/1.1\r\n${hostHeader}connection: keep-alive\r\n`;
+  let head = `${method} ${path} HTTP/1.1\r\n${hostHeader}connection: ${connection}\r\n`;
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const k = headers[i]!;
     const v = headers[i + 1]!;

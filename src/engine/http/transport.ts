@@ -1,18 +1,18 @@
 /**
  * Where a VU's requests go, and which client carries each one. Two clients:
  *
- * - The VU's own keep-alive connection to an `http:` origin (`per-vu` mode, the default) uses the built-in
- *   HTTP/1.1 client ({@link H1Connection}): it writes a request the VU cached (a steady request builds no
+ * - The VU's own connection to an `http:` or `https:` origin (`per-vu` mode, the default, and `new`: a
+ *   connection per request) uses the built-in HTTP/1.1 client ({@link H1Connection}): it writes a request the VU cached (a steady request builds no
  *   string and no header array), parses the response in place from one read buffer shared by every
  *   socket, and reports through a callback rather than a promise. It speaks to the server as undici's
  *   `Client` with pipelining 1 does (test/integration/http-client.test.ts runs both side by side).
- * - Everything else (`shared` and `new` modes, `https:`, HEAD, bodies on GET/DELETE, headers undici
- *   treats specially) goes through undici's low-level `dispatch` API, loaded on first use.
+ * - Everything else (the `shared` pool, HEAD, bodies on GET/DELETE, headers undici treats specially, and
+ *   `--http-client undici`) goes through undici's low-level `dispatch` API, loaded on first use.
  */
 import { createRequire } from 'node:module';
 import type { Agent, Client, Dispatcher } from 'undici';
 import type { Exchange, ExchangeRequest } from './exchange.js';
-import { HttpError } from './errors.js';
+import { tlsAlertError } from './errors.js';
 import { H1Connection } from './h1/connection.js';
 import type { RequestHead } from './request-head.js';
 
@@ -29,6 +29,10 @@ export interface TransportOptions {
   /** Upper bound of connections per origin for the shared pool. */
   concurrency: number;
   client: HttpClientChoice;
+  /** Resume TLS sessions on reconnects (a browser does; off for handshake-cost tests). Default true. */
+  tlsResumption?: boolean;
+  /** The local address this transport's connections come from (--source-addresses). */
+  localAddress?: string | undefined;
 }
 
 /**
@@ -62,10 +66,8 @@ function connectorKeepingTlsAlerts(insecure: boolean, alerts: TlsAlerts): import
   return (opts, callback) =>
     connect(opts, (err, socket) => {
       socket?.on('error', (e: NodeJS.ErrnoException) => {
-        if (!e.code?.startsWith('ERR_SSL')) return;
-        // OpenSSL's text ("...:tlsv13 alert certificate required:...") says it in a few words.
-        const what = /alert ([a-z ]+?)(?::|$)/m.exec(e.message)?.[1] ?? e.message.split('\n')[0];
-        alerts.alert = new HttpError('TlsAlertError', e.code, `the server ended the TLS connection with an alert: ${what}`);
+        const alert = tlsAlertError(e);
+        if (alert !== null) alerts.alert = alert;
       });
       // undici's callback type is a union of (err, null) and (null, socket).
       (callback as (e: Error | null, s: typeof socket) => void)(err, socket);
@@ -132,6 +134,8 @@ export class Transport {
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
         connect: connectorKeepingTlsAlerts(this.options.insecure, this.alerts),
+        // undici passes its own localAddress to the connector, so it is a client option.
+        ...(this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {}),
       });
       // After a failed TLS host check undici keeps the next request queued for a retry that never comes
       // (the run would hang): a client whose connection failed is replaced by a new one.
@@ -150,18 +154,23 @@ export class Transport {
    * {@link dispatcherFor} (a shared pool, a connection per request, or not plain `http:`).
    */
   connectionFor(origin: string): H1Connection | null {
-    if (this.options.mode !== 'per-vu' || this.options.client === 'undici') return null;
+    if (this.options.mode === 'shared' || this.options.client === 'undici') return null;
     const c = this.conn;
     if (c !== null && c.origin === origin) return c;
-    if (!origin.startsWith('http://')) return null;
-    if (c === null) return (this.conn = new H1Connection(origin, this.options.timeoutMs));
+    if (!origin.startsWith('http://') && !origin.startsWith('https://')) return null;
+    if (c === null) return (this.conn = this.newConnection(origin));
     this.moreConns ??= new Map();
     let m = this.moreConns.get(origin);
     if (m === undefined) {
-      m = new H1Connection(origin, this.options.timeoutMs);
+      m = this.newConnection(origin);
       this.moreConns.set(origin, m);
     }
     return m;
+  }
+
+  private newConnection(origin: string): H1Connection {
+    const o = this.options;
+    return new H1Connection(origin, o.timeoutMs, { insecure: o.insecure, tlsResumption: o.tlsResumption ?? true, localAddress: o.localAddress, persistent: o.mode !== 'new' });
   }
 
   /** Closes this VU's own connections (the shared agent is closed by its owner). */
@@ -176,7 +185,7 @@ export class Transport {
   }
 }
 
-/** The shared agent for `shared` and `new` modes. */
+/** The shared agent of `shared` mode (and of the requests `new` mode leaves to undici). */
 export function createSharedAgent(o: TransportOptions): Agent | null {
   if (o.mode === 'per-vu') return null;
   const alerts: TlsAlerts = { alert: null };
@@ -187,6 +196,7 @@ export function createSharedAgent(o: TransportOptions): Agent | null {
     headersTimeout: o.timeoutMs,
     bodyTimeout: o.timeoutMs,
     connect: connectorKeepingTlsAlerts(o.insecure, alerts),
+    ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
   });
   agentAlerts.set(agent, alerts);
   return agent;

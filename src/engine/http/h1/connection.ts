@@ -1,5 +1,7 @@
 /**
- * A VU's keep-alive HTTP/1.1 connection to one `http:` origin: the socket, its timeouts and the
+ * A VU's HTTP/1.1 connection to one origin, `http:` or `https:` (TLS over node:tls, ALPN http/1.1, SNI,
+ * certificates verified unless --insecure, and the TLS session resumed on a reconnect as a browser
+ * does): the socket, its timeouts and the
  * keep-alive reuse rules. Bytes go to an {@link H1ResponseParser}; this module decides what a parse
  * outcome, an end of stream or a socket error means for the request in flight. Behaves as undici's
  * `Client` with `pipelining: 1` does; costs one socket and a few fields.
@@ -10,8 +12,9 @@
  * answer arrives. Such a request, when idempotent, is sent again once on a new connection, as browsers
  * do; it is counted as a retry, not as an error of the target.
  */
-import { connect as netConnect, type Socket } from 'node:net';
-import { clientDestroyed, contentLengthMismatch, headersTimeout, HttpError, parserError, responseTimeout, socketError } from '../errors.js';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { clientDestroyed, contentLengthMismatch, headersTimeout, HttpError, parserError, responseTimeout, socketError, tlsAlertError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { RequestHead } from '../request-head.js';
 import { H1ResponseParser, PARSE_COMPLETE, PARSE_FAILED } from './parser.js';
@@ -47,11 +50,29 @@ function onSocketError(this: OwnedSocket, err: Error): void {
 function onSocketClose(this: OwnedSocket): void {
   this[kConn].onClose(this);
 }
+function onTlsSession(this: OwnedSocket, session: Buffer): void {
+  this[kConn].onSession(session);
+}
 
 interface OriginInfo {
   readonly hostHeader: string;
   readonly hostname: string;
   readonly port: number;
+  readonly tls: boolean;
+  /** SNI: the host name (never an IP address, RFC 6066 §3). */
+  readonly servername: string | undefined;
+}
+
+/** How a connection is made, the same for every connection of a run (or of a VU, for the address). */
+export interface H1Options {
+  /** Accept any certificate (self-signed test environments). */
+  readonly insecure?: boolean;
+  /** Resume the TLS session on a reconnect (default true; off for handshake-cost tests). */
+  readonly tlsResumption?: boolean;
+  /** The local address to connect from (--source-addresses). */
+  readonly localAddress?: string | undefined;
+  /** Keep the connection for the next request (default); false: one request per connection, like ab. */
+  readonly persistent?: boolean;
 }
 /** Parsed once per origin and shared by every connection to it (10,000 VUs, one origin). */
 const origins = new Map<string, OriginInfo>();
@@ -59,10 +80,14 @@ function originInfo(origin: string): OriginInfo {
   let o = origins.get(origin);
   if (o === undefined) {
     const u = new URL(origin);
+    const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    const tls = u.protocol === 'https:';
     o = {
       hostHeader: `host: ${u.hostname}${u.port ? `:${u.port}` : ''}\r\n`,
-      hostname: u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname,
-      port: u.port ? Number(u.port) : 80,
+      hostname,
+      port: u.port ? Number(u.port) : tls ? 443 : 80,
+      tls,
+      servername: tls && isIP(hostname) === 0 ? hostname : undefined,
     };
     if (origins.size < 1000) origins.set(origin, o);
   }
@@ -74,6 +99,18 @@ export class H1Connection implements TimeoutWatched, Validated {
   readonly hostHeader: string;
   private readonly hostname: string;
   private readonly port: number;
+  private readonly tls: boolean;
+  private readonly servername: string | undefined;
+  private readonly insecure: boolean;
+  private readonly tlsResumption: boolean;
+  private readonly localAddress: string | undefined;
+  /** Keep-alive (true) or one request per connection. */
+  readonly persistent: boolean;
+  /** The last TLS session the server gave, offered again on the next connection. */
+  private tlsSession: Buffer | undefined = undefined;
+  /** TLS handshakes made, and how many of them resumed a session (tests, bench). */
+  handshakes = 0;
+  resumed = 0;
   private readonly parser = new H1ResponseParser();
   private socket: OwnedSocket | null = null;
   private ex: Exchange | null = null;
@@ -103,11 +140,18 @@ export class H1Connection implements TimeoutWatched, Validated {
   constructor(
     readonly origin: string,
     private readonly connectTimeoutMs: number,
+    options: H1Options = {},
   ) {
     const o = originInfo(origin);
     this.hostHeader = o.hostHeader;
     this.hostname = o.hostname;
     this.port = o.port;
+    this.tls = o.tls;
+    this.servername = o.servername;
+    this.insecure = options.insecure ?? false;
+    this.tlsResumption = options.tlsResumption ?? true;
+    this.localAddress = options.localAddress;
+    this.persistent = options.persistent ?? true;
     this.timeoutMs = connectTimeoutMs;
   }
 
@@ -170,11 +214,31 @@ export class H1Connection implements TimeoutWatched, Validated {
 
   private open(head: RequestHead, now: number): void {
     readBuffer ??= Buffer.allocUnsafe(64 * 1024);
-    const s = netConnect({ host: this.hostname, port: this.port, onread: { buffer: readBuffer, callback: onSocketRead as (n: number, b: Buffer) => boolean } }) as OwnedSocket;
+    const onread = { buffer: readBuffer, callback: onSocketRead as (n: number, b: Buffer) => boolean };
+    let s: OwnedSocket;
+    if (this.tls) {
+      // localAddress is a socket.connect() option, which tls.connect() passes on (its type omits it).
+      const options: ConnectionOptions & { localAddress?: string | undefined; onread?: typeof onread } = {
+        host: this.hostname,
+        port: this.port,
+        servername: this.servername,
+        ALPNProtocols: ['http/1.1'],
+        rejectUnauthorized: !this.insecure,
+        session: this.tlsResumption ? this.tlsSession : undefined,
+        localAddress: this.localAddress,
+        onread,
+      };
+      s = tlsConnect(options) as unknown as OwnedSocket;
+      // Connected once the handshake is done (it counts within the connect timeout).
+      s.once('secureConnect', onSocketConnect);
+      if (this.tlsResumption) s.on('session', onTlsSession);
+    } else {
+      s = netConnect({ host: this.hostname, port: this.port, localAddress: this.localAddress, onread }) as OwnedSocket;
+      s.once('connect', onSocketConnect);
+    }
     s[kConn] = this;
     s.setNoDelay(true);
     s.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
-    s.once('connect', onSocketConnect);
     s.on('end', onSocketEnd);
     s.on('error', onSocketError);
     s.on('close', onSocketClose);
@@ -193,6 +257,15 @@ export class H1Connection implements TimeoutWatched, Validated {
   onConnect(s: OwnedSocket): void {
     if (s !== this.socket) return;
     this.connecting = false;
+    if (this.tls) {
+      this.handshakes++;
+      if ((s as unknown as TLSSocket).isSessionReused()) this.resumed++;
+    }
+  }
+
+  /** The server sent a session ticket (TLS 1.3 may send several: the last one is kept). */
+  onSession(session: Buffer): void {
+    this.tlsSession = session;
   }
 
   /** Drops a socket without failing anything (idle, or the response is complete). */
@@ -293,6 +366,8 @@ export class H1Connection implements TimeoutWatched, Validated {
 
   onSocketError(s: OwnedSocket, err: Error): void {
     if (s !== this.socket) return;
+    // A TLS alert is the server's reason for closing: it is the error, not the reset that follows.
+    if (this.tls) err = tlsAlertError(err as NodeJS.ErrnoException) ?? err;
     if (this.ex !== null && this.queued === null) this.lost(s, err);
     else this.drop(s);
   }
@@ -337,7 +412,7 @@ export class H1Connection implements TimeoutWatched, Validated {
         else this.keepAliveMs = ms;
       }
     }
-    if (!p.keepAlive || this.closeAfter || this.closed) {
+    if (!p.keepAlive || this.closeAfter || this.closed || !this.persistent) {
       this.closeAfter = false;
       this.drop(s);
     }
