@@ -3,7 +3,8 @@
  * `npm run bench`: session-bench side by side with autocannon and wrk, against a local target in its own
  * process, on its own core. See bench/README.md for what each case means and how figures are measured.
  *
- *   node bench/run.js [--rounds 5] [--c-rounds 3] [--d-rounds 3] [--duration 5] [--cases a,b,c,d] [--vus 10000]
+ *   node bench/run.js [--rounds 5] [--c-rounds 3] [--d-rounds 3] [--duration 5] [--cases a,b,c,d,e,f,g] [--vus 10000]
+ *                     [--ab-requests 10000] [--rate 1000] [--c-ramp-up SECONDS]
  *                     [--slow-ms 1000] [--c-duration 10] [--out bench/results/latest.json]
  *                     [--sb path/to/bin/session-bench.js]
  *
@@ -30,7 +31,7 @@ const SCENARIO = join(ROOT, 'bench/login-flow.yaml');
 // Options
 
 function parseArgs(argv) {
-  const o = { rounds: 5, cRounds: 3, dRounds: 3, duration: 5, cases: 'a,b,c,d', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50 };
+  const o = { rounds: 5, cRounds: 3, dRounds: 3, duration: 5, cases: 'a,b,c,d,e,f,g', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50, abRequests: 10_000, abConcurrency: 100, rate: 1000, cRampUp: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -47,6 +48,9 @@ function parseArgs(argv) {
     else if (a === '--slow-ms') o.slowMs = Number(next());
     else if (a === '--c-duration') o.cDuration = Number(next());
     else if (a === '--concurrency' || a === '-c') o.concurrency = Number(next());
+    else if (a === '--ab-requests') o.abRequests = Number(next());
+    else if (a === '--rate') o.rate = Number(next());
+    else if (a === '--c-ramp-up') o.cRampUp = Number(next());
     else if (a === '--out') o.out = next();
     else if (a === '--sb') SB = next(); // another build of session-bench (before/after comparisons)
     else if (a === '--help' || a === '-h') {
@@ -71,6 +75,8 @@ const taskset = has('taskset') && os.cpus().length >= 2;
 const wrk = process.env.BENCH_NO_WRK !== '1' && has('wrk');
 const autocannon = existsSync(AUTOCANNON);
 const NGINX = process.env.BENCH_NO_NGINX === '1' ? null : ['nginx', '/usr/sbin/nginx'].find((c) => (c.includes('/') ? existsSync(c) : has(c))) ?? null;
+const ab = has('ab');
+const openssl = has('openssl');
 
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 /** Raises the open-file limit as far as allowed (the 10,000-VU case needs 10k sockets per side). */
@@ -206,7 +212,7 @@ async function startTarget(env) {
  * `master_process off`, so the process started is the one that serves and is measured). It costs a few
  * µs per request, so the generator, not the target, sets the pace.
  */
-async function startNginx() {
+async function startNginx({ tls = false, proxyTo = null } = {}) {
   const port = await new Promise((resolve, reject) => {
     const srv = createNetServer().listen(0, '127.0.0.1', () => {
       const p = srv.address().port;
@@ -214,7 +220,7 @@ async function startNginx() {
     });
     srv.on('error', reject);
   });
-  const dir = join(tmp, 'nginx');
+  const dir = join(tmp, `nginx-${++seq}`);
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
@@ -232,7 +238,13 @@ async function startNginx() {
       '  keepalive_requests 1000000000;',
       '  keepalive_timeout 60s;',
       `  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;`,
-      `  server { listen 127.0.0.1:${port}; location / { default_type text/plain; return 200 "hello world\\n"; } }`,
+      ...(proxyTo ? [`  upstream app { server ${proxyTo.replace(/^http:\/\//, '')}; keepalive 64; }`] : []),
+      `  server { listen 127.0.0.1:${port}${tls ? ' ssl' : ''};`,
+      ...(tls ? [`    ssl_certificate ${tlsFiles().cert}; ssl_certificate_key ${tlsFiles().key}; ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets on;`] : []),
+      proxyTo
+        ? '    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }'
+        : '    location / { default_type text/plain; return 200 "hello world\\n"; }',
+      '  }',
       '}',
       '',
     ].join('\n'),
@@ -257,7 +269,7 @@ async function startNginx() {
     await sleep(50);
   }
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     pid: child.pid,
     cpuS: () => procStat(child.pid)?.cpuS ?? null,
     stop: async () => {
@@ -270,11 +282,12 @@ async function startNginx() {
 // ------------------------------------------------------------------------------------------------
 // Tools
 
-function sessionBench(url, { concurrency, duration, scenario = null, label }) {
+function sessionBench(url, { concurrency, duration, scenario = null, label, extra = [], requests = null }) {
   const json = join(tmp, `sb-${++seq}.json`);
+  const length = requests === null ? ['-d', `${duration}s`] : ['-n', String(requests)];
   const argv = scenario
-    ? ['node', SB, 'run', scenario, '--target', url, '-c', String(concurrency), '-d', `${duration}s`, '--json', json, '-q']
-    : ['node', SB, 'run', `${url}/`, '-c', String(concurrency), '-d', `${duration}s`, '--json', json, '-q'];
+    ? ['node', SB, 'run', scenario, '--target', url, '-c', String(concurrency), ...length, '--json', json, '-q', ...extra]
+    : ['node', SB, 'run', `${url}/`, '-c', String(concurrency), ...length, '--json', json, '-q', ...extra];
   return {
     tool: 'session-bench',
     label,
@@ -315,10 +328,11 @@ function autocannonTool(url, { concurrency, duration }) {
   };
 }
 
-function wrkTool(url, { concurrency, duration }) {
+function wrkTool(url, { concurrency, duration, closeEach = false }) {
   return {
     tool: 'wrk',
-    argv: ['wrk', '-t1', `-c${concurrency}`, `-d${duration}s`, '--latency', `${url}/`],
+    // `Connection: close` makes wrk open a new connection for every request.
+    argv: ['wrk', '-t1', `-c${concurrency}`, `-d${duration}s`, '--latency', ...(closeEach ? ['-H', 'Connection: close'] : []), `${url}/`],
     parse(m) {
       const out = m.stdout;
       const n = /(\d+) requests in ([\d.]+)(\w+)/.exec(out);
@@ -343,9 +357,42 @@ function wrkTool(url, { concurrency, duration }) {
   };
 }
 
+/** ApacheBench without -k: a new connection per request, as the story's own measurement. */
+function abTool(url, { requests, concurrency }) {
+  return {
+    tool: 'ab',
+    argv: ['ab', '-q', '-n', String(requests), '-c', String(concurrency), `${url}/`],
+    parse(m) {
+      const out = m.stdout;
+      const num = (re) => Number(re.exec(out)?.[1] ?? NaN);
+      const rps = num(/Requests per second:\s+([\d.]+)/);
+      if (!Number.isFinite(rps)) throw new Error(`cannot read ab output: ${out.slice(0, 300)}`);
+      const pct = (p) => num(new RegExp(`\\s${p}%\\s+(\\d+)`));
+      return { rps, requests: num(/Complete requests:\s+(\d+)/), failed: num(/Failed requests:\s+(\d+)/) + (num(/Non-2xx responses:\s+(\d+)/) || 0), durationS: num(/Time taken for tests:\s+([\d.]+)/), p50Ms: pct(50), p99Ms: pct(99) };
+    },
+  };
+}
+
+/** autocannon's open model: -R requests per second whatever the answers. */
+function autocannonRate(url, { concurrency, duration, rate }) {
+  const t = autocannonTool(url, { concurrency, duration });
+  t.argv.splice(t.argv.length - 1, 0, '-R', String(rate));
+  return t;
+}
+
+/** A self-signed certificate for the TLS cases (made once, with openssl). */
+let tlsMade = null;
+function tlsFiles() {
+  if (tlsMade) return tlsMade;
+  const key = join(tmp, 'tls.key');
+  const cert = join(tmp, 'tls.crt');
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return (tlsMade = { key, cert });
+}
+
 async function runTool(t, target) {
   const before = target?.cpuS() ?? null;
-  const m = await measure(t.argv);
+  const m = await measure(t.argv, { env: t.env });
   const after = target?.cpuS() ?? null;
   const figures = t.parse(m);
   if (m.code !== 0) throw new Error(`${t.tool} exited with ${m.code}: ${m.stderr.slice(-800)}`);
@@ -393,7 +440,7 @@ async function main() {
   if (!existsSync(join(ROOT, 'dist/cli/program.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
 
   const startedAt = new Date();
-  const results = { a: {}, b: {}, c: null, d: {} };
+  const results = { a: {}, b: {}, c: null, d: {}, e: {}, f: {}, g: {}, h: {} };
   const rounds = [];
   const startup = {};
   const log = (s) => process.stderr.write(`${s}\n`);
@@ -467,6 +514,64 @@ async function main() {
     }
   }
 
+  // (e) HTTPS: GET on nginx over TLS, against the same nginx over http; (f) the login flow through an
+  // nginx proxy (http and https) to the node target; (g) a new connection per request, against ab
+  // (http) and against wrk with `Connection: close` (https: a handshake per request).
+  const insecureEnv = { NODE_TLS_REJECT_UNAUTHORIZED: '0' };
+  const named = (t, tool) => Object.assign(t, { tool });
+  if ((o.cases.has('e') || o.cases.has('f') || o.cases.has('g')) && (NGINX === null || !openssl)) notes.push('nginx or openssl not installed: cases (e), (f), (g) skipped');
+  else if (o.cases.has('e') || o.cases.has('f') || o.cases.has('g')) {
+    const node = await startTarget({});
+    const plain = await startNginx();
+    const secure = await startNginx({ tls: true });
+    const proxyHttp = await startNginx({ proxyTo: node.url });
+    const proxyHttps = await startNginx({ tls: true, proxyTo: node.url });
+    try {
+      log(`nginx http ${plain.url}, https ${secure.url}; proxies to ${node.url}: ${proxyHttp.url}, ${proxyHttps.url}; warming up`);
+      await measure(sessionBench(secure.url, { ...common, duration: 1, extra: ['--insecure'] }).argv);
+      await measure(sessionBench(proxyHttps.url, { ...common, duration: 1, scenario: SCENARIO, extra: ['--insecure'] }).argv);
+      if (o.cases.has('e')) {
+        const tools = [
+          ['e', () => named(sessionBench(plain.url, common), 'session-bench http')],
+          ['e', () => named(sessionBench(secure.url, { ...common, extra: ['--insecure'] }), 'session-bench https')],
+        ];
+        if (wrk) tools.push(['e', () => named(wrkTool(secure.url, common), 'wrk https')]);
+        if (autocannon) tools.push(['e', () => Object.assign(named(autocannonTool(secure.url, common), 'autocannon https'), { env: insecureEnv })]);
+        await runRounds(tools, null, o.dRounds, { case: 'e' });
+      }
+      if (o.cases.has('f')) {
+        const tools = [
+          ['f', () => named(sessionBench(proxyHttp.url, { ...common, scenario: SCENARIO }), 'session-bench http')],
+          ['f', () => named(sessionBench(proxyHttps.url, { ...common, scenario: SCENARIO, extra: ['--insecure'] }), 'session-bench https')],
+        ];
+        await runRounds(tools, null, o.dRounds, { case: 'f' });
+      }
+      if (o.cases.has('g')) {
+        const n = { requests: o.abRequests, concurrency: o.abConcurrency };
+        const tools = [['g', () => named(sessionBench(plain.url, { ...n, duration: null, extra: ['--connections', 'new'] }), 'session-bench new http')]];
+        if (ab) tools.push(['g', () => named(abTool(plain.url, n), 'ab http')]);
+        tools.push(['g', () => named(sessionBench(secure.url, { ...common, extra: ['--connections', 'new', '--insecure'] }), 'session-bench new https')]);
+        if (wrk) tools.push(['g', () => named(wrkTool(secure.url, { ...common, closeEach: true }), 'wrk close https')]);
+        await runRounds(tools, null, o.dRounds, { case: 'g' });
+      }
+    } finally {
+      for (const t of [proxyHttps, proxyHttp, secure, plain, node]) await t.stop();
+    }
+  }
+
+  // (h) the open model's cost: session-bench --rate against autocannon -R, on the node target.
+  if (o.cases.has('h')) {
+    const target = await startTarget({});
+    try {
+      const r = { ...common, rate: o.rate };
+      const tools = [['h', () => named(sessionBench(target.url, { ...common, extra: ['--rate', String(o.rate)] }), 'session-bench --rate')]];
+      if (autocannon) tools.push(['h', () => named(autocannonRate(target.url, r), 'autocannon -R')]);
+      await runRounds(tools, target, o.dRounds, { case: 'h', rate: o.rate });
+    } finally {
+      await target.stop();
+    }
+  }
+
   let caseC = null;
   if (o.cases.has('c')) {
     const target = await startTarget({ TARGET_DELAY_MS: String(o.slowMs) });
@@ -478,7 +583,8 @@ async function main() {
         // Baseline first in odd rounds, second in even ones.
         const order = r % 2 === 0 ? ['baseline', 'vus'] : ['vus', 'baseline'];
         for (const which of order) {
-          const t = sessionBench(target.url, { concurrency: which === 'vus' ? o.vus : 1, duration: o.cDuration, scenario: SCENARIO });
+          // Many thousands of VUs connecting in the same millisecond overflow the target's listen backlog: --c-ramp-up spreads them.
+          const t = sessionBench(target.url, { concurrency: which === 'vus' ? o.vus : 1, duration: o.cDuration, scenario: SCENARIO, extra: which === 'vus' && o.cRampUp > 0 ? ['--ramp-up', `${o.cRampUp}s`] : [] });
           log(`round ${r + 1}/${o.cRounds}  case (c)  session-bench -c ${which === 'vus' ? o.vus : 1}`);
           runs[which] = { command: t.argv.join(' '), ...(await runTool(t, target)) };
           await sleep(500);
@@ -492,9 +598,9 @@ async function main() {
   }
 
   // Medians and ratios.
-  const summary = { a: {}, b: {}, c: null, d: {}, ratios: {} };
+  const summary = { a: {}, b: {}, c: null, d: {}, e: {}, f: {}, g: {}, h: {}, ratios: {} };
   const med = (runs, k) => round(median(runs.map((x) => x[k])), 4);
-  for (const c of ['a', 'b', 'd']) {
+  for (const c of ['a', 'b', 'd', 'e', 'f', 'g', 'h']) {
     for (const [tool, runs] of Object.entries(results[c])) {
       const fixed = startup[tool]?.cpuS ?? null;
       summary[c][tool] = {
@@ -527,6 +633,16 @@ async function main() {
     const p = summary.d[peer];
     if (sd && p) summary.ratios[`(d) session-bench/${peer}`] = { cpuPerRequest: ratio(sd.cpuSPer1kRequests, p.cpuSPer1kRequests), rps: ratio(sd.rps, p.rps) };
   }
+  const pair = (label, x, y) => {
+    if (x && y) summary.ratios[label] = { cpuPerRequest: ratio(x.cpuSPer1kRequests, y.cpuSPer1kRequests), rps: ratio(x.rps, y.rps) };
+  };
+  pair('(e) https/http (session-bench)', summary.e['session-bench https'], summary.e['session-bench http']);
+  pair('(e) session-bench/wrk https', summary.e['session-bench https'], summary.e['wrk https']);
+  pair('(e) session-bench/autocannon https', summary.e['session-bench https'], summary.e['autocannon https']);
+  pair('(f) flow https/http', summary.f['session-bench https'], summary.f['session-bench http']);
+  pair('(g) new conn: session-bench/ab', summary.g['session-bench new http'], summary.g['ab http']);
+  pair('(g) new https: session-bench/wrk', summary.g['session-bench new https'], summary.g['wrk close https']);
+  pair('(h) --rate: session-bench/autocannon', summary.h['session-bench --rate'], summary.h['autocannon -R']);
   const sb = summary.b['session-bench'];
   if (sa && sb) summary.ratios['b/a (session-bench)'] = { cpuPerRequest: ratio(sb.cpuSPer1kRequests, sa.cpuSPer1kRequests), rps: ratio(sb.rps, sa.rps) };
   if (caseC) {
@@ -547,7 +663,7 @@ async function main() {
 
   // Print.
   const rows = [];
-  for (const c of ['a', 'b', 'd']) for (const [tool, s] of Object.entries(summary[c])) {
+  for (const c of ['a', 'b', 'd', 'e', 'f', 'g', 'h']) for (const [tool, s] of Object.entries(summary[c])) {
       const runs = results[c][tool];
       rows.push({ c, tool, ...s, perRound: runs.map((x) => Math.round(x.rps)).join(' / '), cpuPerRound: runs.map((x) => fmt(x.cpuUsPerRequest, 1)).join(' / ') });
     }
@@ -606,7 +722,7 @@ async function main() {
       cpu: gnuTime ? 'GNU time (wait4 rusage of the generator process): user+sys' : 'bash times (children user+sys)',
       peakRss: gnuTime ? 'GNU time max RSS (ru_maxrss)' : '/proc/PID/status VmHWM polled every 50 ms',
       pinned: taskset ? { generator: GENERATOR_CPU, target: TARGET_CPU } : null,
-      tools: { wrk, autocannon, gnuTime, taskset, nginx: NGINX },
+      tools: { wrk, autocannon, gnuTime, taskset, nginx: NGINX, ab, openssl },
     },
     notes,
     startup,

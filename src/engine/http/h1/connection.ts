@@ -13,7 +13,7 @@
  * do; it is counted as a retry, not as an error of the target.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
 import { clientDestroyed, contentLengthMismatch, headersTimeout, HttpError, parserError, responseTimeout, socketError, tlsAlertError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { RequestHead } from '../request-head.js';
@@ -26,6 +26,33 @@ const KEEP_ALIVE_MAX_MS = 600e3;
 const KEEP_ALIVE_THRESHOLD_MS = 2e3;
 /** TCP keep-alive probes after this idle time (undici's connector does the same). */
 const TCP_KEEPALIVE_DELAY_MS = 60e3;
+
+/**
+ * One TLS context for every connection: tls.connect() builds a new one (the whole CA store parsed again)
+ * for each connection otherwise, which costs more than the handshake itself.
+ */
+let secureContext: SecureContext | null = null;
+
+/** A socket handed back after its one response (a connection per request) is dropped this long after, if the server has not closed it. */
+const RETIRED_SOCKET_MS = 2000;
+
+/** Sockets waiting for the server to close them (see H1Connection.retire), oldest first, with when. */
+const retired: { socket: Socket; atMs: number }[] = [];
+let retiredSweep: NodeJS.Timeout | null = null;
+function retireSocket(socket: Socket): void {
+  retired.push({ socket, atMs: performance.now() });
+  // One sweep for all of them (not a timer per socket): closed ones are forgotten, late ones destroyed.
+  retiredSweep ??= setInterval(() => {
+    const now = performance.now();
+    let i = 0;
+    while (i < retired.length && (retired[i]!.socket.destroyed || now - retired[i]!.atMs >= RETIRED_SOCKET_MS)) retired[i++]!.socket.destroy();
+    retired.splice(0, i);
+    if (retired.length === 0 && retiredSweep !== null) {
+      clearInterval(retiredSweep);
+      retiredSweep = null;
+    }
+  }, 250).unref();
+}
 
 /** One read buffer for every socket: each read is parsed synchronously before the next one lands. */
 let readBuffer: Buffer | null = null;
@@ -224,6 +251,7 @@ export class H1Connection implements TimeoutWatched, Validated {
         servername: this.servername,
         ALPNProtocols: ['http/1.1'],
         rejectUnauthorized: !this.insecure,
+        secureContext: (secureContext ??= createSecureContext()),
         session: this.tlsResumption ? this.tlsSession : undefined,
         localAddress: this.localAddress,
         onread,
@@ -237,8 +265,12 @@ export class H1Connection implements TimeoutWatched, Validated {
       s.once('connect', onSocketConnect);
     }
     s[kConn] = this;
-    s.setNoDelay(true);
-    s.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
+    // TCP keep-alive probes and Nagle matter for a connection that waits between requests; a connection
+    // per request writes its request once and goes (and each setsockopt() is a system call per connection).
+    if (this.persistent) {
+      s.setNoDelay(true);
+      s.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
+    }
     s.on('end', onSocketEnd);
     s.on('error', onSocketError);
     s.on('close', onSocketClose);
@@ -276,6 +308,21 @@ export class H1Connection implements TimeoutWatched, Validated {
       unwatchTimeouts(this);
     }
     s.destroy();
+  }
+
+  /**
+   * A connection per request: the response is complete and the server was asked to close. Let it close
+   * first, as ab's server does, so that the TIME_WAIT state stays on its side: a client that closes
+   * first keeps thousands of its own ports in TIME_WAIT, and every connect() then searches longer for a
+   * free one. A server that does not close is closed after RETIRED_SOCKET_MS.
+   */
+  private retire(s: OwnedSocket): void {
+    if (this.socket === s) {
+      this.socket = null;
+      this.connecting = false;
+      unwatchTimeouts(this);
+    }
+    retireSocket(s);
   }
 
   /**
@@ -412,7 +459,8 @@ export class H1Connection implements TimeoutWatched, Validated {
         else this.keepAliveMs = ms;
       }
     }
-    if (!p.keepAlive || this.closeAfter || this.closed || !this.persistent) {
+    if (!this.persistent) this.retire(s);
+    else if (!p.keepAlive || this.closeAfter || this.closed) {
       this.closeAfter = false;
       this.drop(s);
     }
