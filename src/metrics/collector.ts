@@ -160,7 +160,8 @@ export interface TimelineSecond {
   backends: Record<string, number>;
 }
 
-const emptySecond = (activeVus = 0): TimelineSecond => ({
+/** A second in which nothing happened. */
+export const emptySecond = (activeVus = 0): TimelineSecond => ({
   requests: 0,
   failed: 0,
   errors: 0,

@@ -7,7 +7,7 @@
  * on wall-clock seconds: a result that started later is shifted by the whole seconds between starts.
  */
 import type { RunEvent, RunResult } from '../result/schema.js';
-import { mergeSnapshots, type MetricsSnapshot } from './collector.js';
+import { emptySecond, mergeSnapshots, type MetricsSnapshot } from './collector.js';
 import { toRunResult } from './summary.js';
 import { eventWindows } from './windows.js';
 
@@ -17,9 +17,8 @@ export const MAX_MERGED_EVENTS = 100;
 /** The snapshot a result was made from, its times shifted by `shiftMs` (and its timeline by whole seconds). */
 export function snapshotOfResult(r: RunResult, shiftMs: number): MetricsSnapshot {
   const shiftSeconds = Math.round(shiftMs / 1000);
-  const empty = { requests: 0, failed: 0, errors: 0, losses: 0, logins: 0, loginFailures: 0, flowRequests: 0, flowRequestsKept: 0, regenerations: 0, dropped: 0, activeVus: 0, hdr: '', backends: {} };
   const timeline = [
-    ...Array.from({ length: shiftSeconds }, () => ({ ...empty, backends: {} })),
+    ...Array.from({ length: shiftSeconds }, () => emptySecond()),
     ...r.timeline.map((b) => ({
       requests: b.requests,
       failed: b.failed,
