@@ -4,7 +4,7 @@
  * process, on its own core. See bench/README.md for what each case means and how figures are measured.
  *
  *   node bench/run.js [--rounds 5] [--c-rounds 3] [--d-rounds 3] [--duration 5] [--cases a,b,c,d,e,f,g] [--vus 10000]
- *                     [--ab-requests 10000] [--rate 1000] [--c-ramp-up SECONDS]
+ *                     [--ab-requests 10000] [--rate 1000] [--c-ramp-up SECONDS] [--cases i --big-vus 100000 --big-procs 6]
  *                     [--slow-ms 1000] [--c-duration 10] [--out bench/results/latest.json]
  *                     [--sb path/to/bin/session-bench.js]
  *
@@ -31,7 +31,7 @@ const SCENARIO = join(ROOT, 'bench/login-flow.yaml');
 // Options
 
 function parseArgs(argv) {
-  const o = { rounds: 5, cRounds: 3, dRounds: 3, duration: 5, cases: 'a,b,c,d,e,f,g', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50, abRequests: 10_000, abConcurrency: 100, rate: 1000, cRampUp: 0 };
+  const o = { rounds: 5, cRounds: 3, dRounds: 3, duration: 5, cases: 'a,b,c,d,e,f,g', vus: 10_000, slowMs: 1000, cDuration: 10, out: join(ROOT, 'bench/results/latest.json'), concurrency: 50, abRequests: 10_000, abConcurrency: 100, rate: 1000, cRampUp: 0, bigVus: 100_000, bigProcs: 6, bigDelayMs: 30_000, bigDuration: 100, bigRampUp: 30, bigTimeout: 60 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -51,6 +51,12 @@ function parseArgs(argv) {
     else if (a === '--ab-requests') o.abRequests = Number(next());
     else if (a === '--rate') o.rate = Number(next());
     else if (a === '--c-ramp-up') o.cRampUp = Number(next());
+    else if (a === '--big-vus') o.bigVus = Number(next());
+    else if (a === '--big-procs') o.bigProcs = Number(next());
+    else if (a === '--big-delay-ms') o.bigDelayMs = Number(next());
+    else if (a === '--big-duration') o.bigDuration = Number(next());
+    else if (a === '--big-ramp-up') o.bigRampUp = Number(next());
+    else if (a === '--big-timeout') o.bigTimeout = Number(next());
     else if (a === '--out') o.out = next();
     else if (a === '--sb') SB = next(); // another build of session-bench (before/after comparisons)
     else if (a === '--help' || a === '-h') {
@@ -132,9 +138,9 @@ let seq = 0;
  * Runs `argv` pinned to the generator core with a raised fd limit and returns its stdout, stderr, exit
  * code, CPU seconds (user+sys), peak RSS (KB) and wall time, measured on that process only.
  */
-async function measure(argv, { env } = {}) {
+async function measure(argv, { env, pinned = true } = {}) {
   const timeFile = join(tmp, `time-${++seq}.txt`);
-  const pin = taskset ? `taskset -c ${GENERATOR_CPU} ` : '';
+  const pin = taskset && pinned ? `taskset -c ${GENERATOR_CPU} ` : '';
   const cmd = argv.map(q).join(' ');
   const script = gnuTime
     ? `${ULIMIT}exec ${pin}/usr/bin/time -f '%U %S %M %e' -o ${q(timeFile)} ${cmd}`
@@ -183,8 +189,8 @@ async function measure(argv, { env } = {}) {
 // ------------------------------------------------------------------------------------------------
 // Targets
 
-async function startTarget(env) {
-  const pin = taskset ? `taskset -c ${TARGET_CPU} ` : '';
+async function startTarget(env, { pinned = true } = {}) {
+  const pin = taskset && pinned ? `taskset -c ${TARGET_CPU} ` : '';
   const child = spawn('bash', ['-c', `${ULIMIT}exec ${pin}node ${q(TARGET)} 0`], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
   const info = await new Promise((resolve, reject) => {
     let buf = '';
@@ -196,7 +202,7 @@ async function startTarget(env) {
     child.on('exit', (c) => reject(new Error(`target exited with ${c}`)));
   });
   return {
-    url: `http://127.0.0.1:${info.port}`,
+    url: `http://${env.TARGET_HOST ?? '127.0.0.1'}:${info.port}`,
     pid: info.pid,
     cpuS: () => procStat(info.pid)?.cpuS ?? null,
     stop: async () => {
@@ -572,6 +578,33 @@ async function main() {
     }
   }
 
+  // (i) 100,000 logged-in VUs from one machine: one process holds about 19,000 (the open-file limit), so
+  // several generators, each against its own target on its own loopback address (ports are per
+  // destination). Unpinned: the processes share both cores, so the answers are slow (30 s) to keep the
+  // load within what 2 cores carry for 12 processes; the point is memory and that every VU logs in and
+  // keeps its session. The bench adds the processes' counts.
+  let caseI = null;
+  if (o.cases.has('i')) {
+    const k = o.bigProcs;
+    const per = Math.ceil(o.bigVus / k);
+    const targets = [];
+    try {
+      for (let i = 0; i < k; i++) targets.push(await startTarget({ TARGET_DELAY_MS: String(o.bigDelayMs), TARGET_HOST: `127.0.0.${i + 2}` }, { pinned: false }));
+      log(`(i) ${k} targets on ${targets.map((t) => t.url).join(', ')}; ${k} generators of ${per} VUs, ramp-up ${o.bigRampUp}s, ${o.bigDuration}s`);
+      const runs = await Promise.all(
+        targets.map(async (t) => {
+          const tool = sessionBench(t.url, { concurrency: per, duration: o.bigDuration, scenario: SCENARIO, extra: ['--ramp-up', `${o.bigRampUp}s`, '--timeout', `${o.bigTimeout}s`] });
+          const m = await measure(tool.argv, { pinned: false });
+          return { command: tool.argv.join(' '), code: m.code, peakRssMb: round(m.maxRssKb === null ? null : m.maxRssKb / 1024, 1), cpuS: round(m.cpuS), ...tool.parse(m) };
+        }),
+      );
+      const sum = (f) => runs.reduce((a, r) => a + (f(r) ?? 0), 0);
+      caseI = { vus: per * k, processes: k, delayMs: o.bigDelayMs, durationS: o.bigDuration, rampUpS: o.bigRampUp, totalRssMb: round(sum((r) => r.peakRssMb), 1), kbPerVu: round((sum((r) => r.peakRssMb) * 1024) / (per * k), 2), logins: sum((r) => r.logins), requests: sum((r) => r.requests), failed: sum((r) => r.failed), losses: sum((r) => r.losses), exitCodes: runs.map((r) => r.code), runs };
+    } finally {
+      for (const t of targets) await t.stop();
+    }
+  }
+
   let caseC = null;
   if (o.cases.has('c')) {
     const target = await startTarget({ TARGET_DELAY_MS: String(o.slowMs) });
@@ -702,6 +735,12 @@ async function main() {
     out.push(`    => ${fmt(s.rssPerVuKb, 1)} KB per VU;  ${fmt(s.rps, 0)} req/s, ${s.requests} requests, ${s.failed} failed, ${s.logins} logins, ${s.losses} losses, CPU ${fmt(s.cpuSPer1kRequests, 4)} s/1k req`);
     out.push(`    per round KB/VU: ${caseC.rounds.map((r) => fmt(r.rssPerVuKb, 1)).join(' / ')}`);
   }
+  if (caseI) {
+    out.push('');
+    out.push(`(i) ${caseI.vus} logged-in VUs from ${caseI.processes} processes (each against its own target on its own loopback address), every response delayed ${caseI.delayMs} ms, ramp-up ${caseI.rampUpS} s, ${caseI.durationS} s:`);
+    out.push(`    ${caseI.logins} logins (${caseI.logins >= caseI.vus ? 'all logged in' : `${caseI.vus - caseI.logins} did not log in`}), ${caseI.requests} requests, ${caseI.failed} failed, ${caseI.losses} losses; total peak RSS ${fmt(caseI.totalRssMb, 1)} MB = ${fmt(caseI.kbPerVu, 1)} KB per VU (with each process's own base); exit codes ${caseI.exitCodes.join(' ')}`);
+    out.push(`    per process RSS MB: ${caseI.runs.map((r) => fmt(r.peakRssMb, 1)).join(' / ')}`);
+  }
   for (const n of notes) out.push(`note: ${n}`);
   process.stdout.write(`${out.join('\n')}\n`);
 
@@ -728,6 +767,7 @@ async function main() {
     startup,
     rounds,
     caseC,
+    caseI,
     summary,
   };
   mkdirSync(join(o.out, '..'), { recursive: true });

@@ -110,7 +110,7 @@ server.maxHeadersCount = 64;
 server.keepAliveTimeout = 120_000;
 
 // A large backlog: the 10,000-VU case opens all its connections at once.
-server.listen({ port: Number(process.argv[2] ?? 0), host: '127.0.0.1', backlog: 65535 }, () => {
+server.listen({ port: Number(process.argv[2] ?? 0), host: process.env.TARGET_HOST ?? '127.0.0.1', backlog: 65535 }, () => {
   process.stdout.write(`${JSON.stringify({ port: server.address().port, pid: process.pid })}\n`);
 });
 
