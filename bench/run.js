@@ -82,6 +82,10 @@ const wrk = process.env.BENCH_NO_WRK !== '1' && has('wrk');
 const autocannon = existsSync(AUTOCANNON);
 const NGINX = process.env.BENCH_NO_NGINX === '1' ? null : ['nginx', '/usr/sbin/nginx'].find((c) => (c.includes('/') ? existsSync(c) : has(c))) ?? null;
 const ab = has('ab');
+/** Peers with cookie jars for the login flow (case j): Artillery from npm (BENCH_ARTILLERY=path/to/bin/artillery), Locust from Debian's python3-locust. */
+const ARTILLERY = process.env.BENCH_ARTILLERY && existsSync(process.env.BENCH_ARTILLERY) ? process.env.BENCH_ARTILLERY : null;
+const locust = has('locust');
+const PEERS = join(ROOT, 'bench/peers');
 const openssl = has('openssl');
 
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
@@ -386,6 +390,48 @@ function autocannonRate(url, { concurrency, duration, rate }) {
   return t;
 }
 
+/** Artillery 2 running the login flow (50 VUs, `loops` times the three pages each), its telemetry stubbed. */
+function artilleryTool(url, { loops }) {
+  const file = join(tmp, `artillery-${++seq}.yaml`);
+  writeFileSync(file, readFileSync(join(PEERS, 'artillery-flow.yaml'), 'utf8').replace('http://127.0.0.1:8080', url));
+  return {
+    tool: 'artillery',
+    argv: ['node', ARTILLERY, 'run', file],
+    env: { LOOPS: String(loops), ARTILLERY_DISABLE_TELEMETRY: '1', NODE_OPTIONS: `--require ${join(PEERS, 'no-telemetry.cjs')}` },
+    parse(m) {
+      const num = (k) => Number(new RegExp(`${k.replace(/\./g, '\\.')}: \\.+ (\\d+)`).exec(m.stdout.split('Summary report')[1] ?? m.stdout)?.[1] ?? NaN);
+      const requests = num('http.requests');
+      const ok = num('http.codes.200') + num('http.codes.302');
+      return { rps: requests / m.wallS, requests, failed: requests - ok, durationS: m.wallS, p50Ms: null, p99Ms: null };
+    },
+  };
+}
+
+/** Locust running the same flow (50 users, 5 s). */
+function locustTool(url, { concurrency, duration }) {
+  return {
+    tool: 'locust',
+    argv: ['locust', '-f', join(PEERS, 'locustfile.py'), '--headless', '-u', String(concurrency), '-r', String(concurrency), '-t', `${duration}s`, '--host', url, '--only-summary'],
+    parse(m) {
+      const line = `${m.stdout}\n${m.stderr}`.split('\n').find((l) => /^\s+Aggregated\s+\d+/.test(l)) ?? '';
+      const mm = /Aggregated\s+(\d+)\s+(\d+)/.exec(line);
+      if (!mm) throw new Error(`cannot read locust output: ${m.stderr.slice(-300)}`);
+      return { rps: Number(mm[1]) / duration, requests: Number(mm[1]), failed: Number(mm[2]), durationS: duration, p50Ms: null, p99Ms: null };
+    },
+  };
+}
+
+/** Every inet connect() of a command, from strace: where Artillery's packets go (its telemetry must not leave 127.0.0.1). */
+function connectDestinations(argv, env) {
+  if (!has('strace')) return null;
+  const log = join(tmp, `strace-${++seq}.txt`);
+  spawnSync('strace', ['-f', '-e', 'trace=connect,sendto,sendmsg', '-o', log, ...argv], { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'ignore' });
+  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+  const addrs = [...text.matchAll(/sin6?_addr=inet_(?:addr|pton)\((?:AF_INET6, )?"([^"]+)"/g)].map((x) => x[1]);
+  const dns = [...text.matchAll(/htons\(53\)/g)].length;
+  return { inetCalls: addrs.length, nonLoopback: [...new Set(addrs.filter((a) => !a.startsWith('127.') && a !== '::1'))], dnsCalls: dns };
+}
+
 /** A self-signed certificate for the TLS cases (made once, with openssl). */
 let tlsMade = null;
 function tlsFiles() {
@@ -446,7 +492,7 @@ async function main() {
   if (!existsSync(join(ROOT, 'dist/cli/program.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it)');
 
   const startedAt = new Date();
-  const results = { a: {}, b: {}, c: null, d: {}, e: {}, f: {}, g: {}, h: {} };
+  const results = { a: {}, b: {}, c: null, d: {}, e: {}, f: {}, g: {}, h: {}, j: {} };
   const rounds = [];
   const startup = {};
   const log = (s) => process.stderr.write(`${s}\n`);
@@ -605,6 +651,27 @@ async function main() {
     }
   }
 
+  // (j) the login flow against peers that keep cookie jars: Artillery and Locust, when installed.
+  let telemetryCheck = null;
+  if (o.cases.has('j')) {
+    if (!ARTILLERY) notes.push('Artillery not found: set BENCH_ARTILLERY=path/to/node_modules/.bin/artillery (npm install --ignore-scripts artillery@2.0.21 somewhere) for case (j)');
+    if (!locust) notes.push('locust not installed: apt-get install python3-locust for case (j)');
+    const target = await startTarget({});
+    try {
+      const tools = [['j', () => sessionBench(target.url, { ...common, scenario: SCENARIO })]];
+      if (ARTILLERY) {
+        const t = artilleryTool(target.url, { loops: 100 });
+        telemetryCheck = connectDestinations(t.argv, t.env);
+        log(`(j) Artillery's connections under strace: ${JSON.stringify(telemetryCheck)}`);
+        tools.push(['j', () => artilleryTool(target.url, { loops: 100 })]);
+      }
+      if (locust) tools.push(['j', () => locustTool(target.url, common)]);
+      await runRounds(tools, target, o.dRounds, { case: 'j' });
+    } finally {
+      await target.stop();
+    }
+  }
+
   let caseC = null;
   if (o.cases.has('c')) {
     const target = await startTarget({ TARGET_DELAY_MS: String(o.slowMs) });
@@ -631,9 +698,9 @@ async function main() {
   }
 
   // Medians and ratios.
-  const summary = { a: {}, b: {}, c: null, d: {}, e: {}, f: {}, g: {}, h: {}, ratios: {} };
+  const summary = { a: {}, b: {}, c: null, d: {}, e: {}, f: {}, g: {}, h: {}, j: {}, ratios: {} };
   const med = (runs, k) => round(median(runs.map((x) => x[k])), 4);
-  for (const c of ['a', 'b', 'd', 'e', 'f', 'g', 'h']) {
+  for (const c of ['a', 'b', 'd', 'e', 'f', 'g', 'h', 'j']) {
     for (const [tool, runs] of Object.entries(results[c])) {
       const fixed = startup[tool]?.cpuS ?? null;
       summary[c][tool] = {
@@ -676,6 +743,8 @@ async function main() {
   pair('(g) new conn: session-bench/ab', summary.g['session-bench new http'], summary.g['ab http']);
   pair('(g) new https: session-bench/wrk', summary.g['session-bench new https'], summary.g['wrk close https']);
   pair('(h) --rate: session-bench/autocannon', summary.h['session-bench --rate'], summary.h['autocannon -R']);
+  pair('(j) flow: session-bench/artillery', summary.j['session-bench'], summary.j['artillery']);
+  pair('(j) flow: session-bench/locust', summary.j['session-bench'], summary.j['locust']);
   const sb = summary.b['session-bench'];
   if (sa && sb) summary.ratios['b/a (session-bench)'] = { cpuPerRequest: ratio(sb.cpuSPer1kRequests, sa.cpuSPer1kRequests), rps: ratio(sb.rps, sa.rps) };
   if (caseC) {
@@ -696,7 +765,7 @@ async function main() {
 
   // Print.
   const rows = [];
-  for (const c of ['a', 'b', 'd', 'e', 'f', 'g', 'h']) for (const [tool, s] of Object.entries(summary[c])) {
+  for (const c of ['a', 'b', 'd', 'e', 'f', 'g', 'h', 'j']) for (const [tool, s] of Object.entries(summary[c])) {
       const runs = results[c][tool];
       rows.push({ c, tool, ...s, perRound: runs.map((x) => Math.round(x.rps)).join(' / '), cpuPerRound: runs.map((x) => fmt(x.cpuUsPerRequest, 1)).join(' / ') });
     }
@@ -741,6 +810,7 @@ async function main() {
     out.push(`    ${caseI.logins} logins (${caseI.logins >= caseI.vus ? 'all logged in' : `${caseI.vus - caseI.logins} did not log in`}), ${caseI.requests} requests, ${caseI.failed} failed, ${caseI.losses} losses; total peak RSS ${fmt(caseI.totalRssMb, 1)} MB = ${fmt(caseI.kbPerVu, 1)} KB per VU (with each process's own base); exit codes ${caseI.exitCodes.join(' ')}`);
     out.push(`    per process RSS MB: ${caseI.runs.map((r) => fmt(r.peakRssMb, 1)).join(' / ')}`);
   }
+  if (telemetryCheck) out.push(`(j) Artillery under strace: ${telemetryCheck.inetCalls} inet connect/send calls, ${telemetryCheck.nonLoopback.length === 0 ? 'all to loopback' : `to ${telemetryCheck.nonLoopback.join(', ')}`}, ${telemetryCheck.dnsCalls} to port 53 (DNS)`);
   for (const n of notes) out.push(`note: ${n}`);
   process.stdout.write(`${out.join('\n')}\n`);
 
@@ -768,6 +838,7 @@ async function main() {
     rounds,
     caseC,
     caseI,
+    telemetryCheck,
     summary,
   };
   mkdirSync(join(o.out, '..'), { recursive: true });
