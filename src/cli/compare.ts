@@ -3,15 +3,13 @@
  * schema) and prints them side by side, the first file as the baseline.
  */
 import { Option, type Command } from 'commander';
-import { resolve } from 'node:path';
 import { ExitCode, SessionBenchError } from '../common/errors.js';
 import { comparedRunName, formatComparison, type ComparedRun, type ComparisonFormat } from '../reporters/compare.js';
 import { formatRegressionChecks } from '../reporters/terminal.js';
 import { regressed } from '../metrics/regression.js';
 import { FlagIssues } from './flags.js';
-import { checkReportPaths, regressionLimits, withRegression, writeComparisonHtml } from './reports.js';
+import { checkReportPaths, loadResultAsGiven, regressionLimits, withRegression, writeComparisonHtml } from './reports.js';
 import { shouldUseColor } from '../reporters/style.js';
-import { loadResultFile } from '../result/load.js';
 import type { RunResult } from '../result/schema.js';
 import type { Io } from './io.js';
 
@@ -59,14 +57,13 @@ export async function compareCommand(io: Io, files: readonly string[], flags: Co
     io.stderr.write('session-bench: compare needs at least one result file (two or more to compare)\n');
     return ExitCode.invalidInput;
   }
-  const loaded = await Promise.allSettled(files.map((f) => loadResultFile(resolve(io.cwd, f))));
+  const loaded = await Promise.allSettled(files.map((file) => loadResultAsGiven(io, file)));
   let bad = false;
-  for (const [i, r] of loaded.entries()) {
+  for (const r of loaded) {
     if (r.status === 'fulfilled') continue;
     bad = true;
     const e = r.reason as unknown;
-    // loadResultFile names the absolute path; say it the way the user typed it.
-    const message = e instanceof SessionBenchError ? e.message.replace(resolve(io.cwd, files[i]!), files[i]!) : String(e);
+    const message = e instanceof SessionBenchError ? e.message : String(e);
     io.stderr.write(`session-bench: ${message}\n`);
   }
   if (bad) return ExitCode.invalidInput;

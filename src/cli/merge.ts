@@ -6,17 +6,15 @@
  * (exit 2) unless --force; results of different steps, or the same shard twice, always are.
  */
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
 import { ConfigError, SessionBenchError } from '../common/errors.js';
 import { mergeProblem, mergeResults } from '../metrics/merge.js';
 import { evaluateThresholds } from '../metrics/thresholds.js';
 import { outputPathProblem } from '../reporters/json.js';
-import { loadResultFile } from '../result/load.js';
 import type { RunResult } from '../result/schema.js';
 import { parseThresholds } from '../scenario/compile.js';
 import { FlagIssues } from './flags.js';
 import type { Io } from './io.js';
-import { checkReportPaths, checkSameScenario, loadBaseline, regressionLimits, withRegression, type ReportFlags } from './reports.js';
+import { checkReportPaths, checkSameScenario, loadBaseline, loadResultAsGiven, regressionLimits, withRegression, type ReportFlags } from './reports.js';
 import { finishRun } from './run.js';
 
 export interface MergeFlags extends ReportFlags {
@@ -60,14 +58,13 @@ export async function mergeCommand(io: Io, files: readonly string[], flags: Merg
   }
   checkReportPaths(f, flags);
   f.throwIfAny();
-  const loaded = await Promise.allSettled(files.map((file) => loadResultFile(resolve(io.cwd, file))));
-  const issues = loaded.flatMap((r, i) => (r.status === 'rejected' ? [{ path: files[i]!, message: r.reason instanceof SessionBenchError ? r.reason.message.replace(resolve(io.cwd, files[i]!), files[i]!) : String(r.reason) }] : []));
+  const loaded = await Promise.allSettled(files.map((file) => loadResultAsGiven(io, file)));
+  const issues = loaded.flatMap((r, i) => (r.status === 'rejected' ? [{ path: files[i]!, message: r.reason instanceof SessionBenchError ? r.reason.message : String(r.reason) }] : []));
   if (issues.length > 0) throw new ConfigError('merge', issues);
   const runs = loaded.map((r, i) => ({ file: files[i]!, result: (r as PromiseFulfilledResult<RunResult>).value }));
   const problem = mergeProblem(runs);
-  const scenarioOnly = problem !== null && problem.includes('is a result of the scenario');
-  if (problem !== null && !(scenarioOnly && flags.force)) {
-    throw new ConfigError('merge', [{ path: '(files)', message: `${problem}${scenarioOnly ? '; merge results of one scenario, or pass --force' : ''}` }]);
+  if (problem !== null && !(problem.kind === 'scenario' && flags.force)) {
+    throw new ConfigError('merge', [{ path: '(files)', message: `${problem.message}${problem.kind === 'scenario' ? '; merge results of one scenario, or pass --force' : ''}` }]);
   }
   const shards = runs.filter((r) => r.result.shard !== null);
   const seen = new Map<number, string>();

@@ -52,12 +52,23 @@ export function regressionLimits(f: FlagIssues, specs: readonly string[] | undef
   return limits;
 }
 
+/** Loads a result file given on the command line; its errors name the file as the user typed it. */
+export async function loadResultAsGiven(io: Io, file: string): Promise<RunResult> {
+  const full = resolve(io.cwd, file);
+  try {
+    return await loadResultFile(full);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(file, e.issues);
+    throw e;
+  }
+}
+
 /** Loads a baseline result (exit 2 naming the file when it is not one). */
 export async function loadBaseline(io: Io, file: string): Promise<RunResult> {
   try {
-    return await loadResultFile(resolve(io.cwd, file));
+    return await loadResultAsGiven(io, file);
   } catch (e) {
-    if (e instanceof SessionBenchError) throw new ConfigError('--baseline', [{ path: file, message: e.message.replace(resolve(io.cwd, file), file) }]);
+    if (e instanceof SessionBenchError) throw new ConfigError('--baseline', [{ path: file, message: e.message }]);
     throw e;
   }
 }

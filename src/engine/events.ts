@@ -6,6 +6,7 @@
  * them come from the merged timeline (metrics/windows.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { describeExit } from '../result/event-exit.js';
 import type { EventSpec } from '../scenario/types.js';
 
 export type { EventSpec };
@@ -193,12 +194,4 @@ function tail(text: string): string {
   const cut = text.slice(-EVENT_OUTPUT_TAIL);
   const nl = cut.indexOf('\n');
   return `...${nl >= 0 && nl < 200 ? cut.slice(nl) : cut}`;
-}
-
-/** `exit 0`, `exit 1`, `killed by SIGKILL`, `could not start`. */
-export function describeExit(r: Pick<EventRecord, 'exitCode' | 'signal' | 'status' | 'startedMs'>): string {
-  if (r.status === 'not-started') return 'not started';
-  if (r.exitCode !== null) return `exit ${r.exitCode}`;
-  if (r.signal !== null) return `killed by ${r.signal}`;
-  return r.status === 'still-running' ? 'still running' : 'could not start';
 }

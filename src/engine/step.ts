@@ -50,12 +50,6 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', '
 /** judgeHop: follow the redirect (not an Outcome). */
 const NEXT_HOP = -1;
 
-/** The name of the cookie a Set-Cookie value sets. */
-const cookieName = (setCookie: string): string => {
-  const eq = setCookie.indexOf('=');
-  return (eq < 0 ? setCookie.split(';')[0]! : setCookie.slice(0, eq)).trim();
-};
-
 /** A flat copy of a string (never a slice of a larger one). */
 const copyString = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
 
@@ -265,7 +259,7 @@ export class StepRunner implements OutgoingRequest {
       // Compared with the jar before it takes the new cookies (a flow answer that sets cookies is rare).
       if (step.phase === 'flow' && this.sessionIdReplaced(ex.setCookies, url.href)) this.regenerated = true;
       this.jar.store(ex.setCookies, url.href);
-      if (step.phase === 'login') for (const c of ex.setCookies) this.shared.loginCookieNames.add(cookieName(c));
+      if (step.phase === 'login') for (const c of ex.setCookies) this.shared.loginCookieNames.add(cookieNameValue(c)[0]);
       if (this.shared.backendFromCookies) {
         const found = backendFromSetCookies(ex.setCookies, scenario.session.keepCookies, this.shared.sessionCookieNames, Date.now());
         if (found !== null) {

@@ -71,14 +71,19 @@ export function snapshotOfResult(r: RunResult, shiftMs: number): MetricsSnapshot
   };
 }
 
-/** Why these results cannot be merged (different scenarios, steps or schema), or null. */
-export function mergeProblem(results: readonly { file: string; result: RunResult }[]): string | null {
+/**
+ * Why these results cannot be merged, or null: `scenario` (another scenario's name: --force may merge it
+ * anyway) or `steps` (other steps: never, the steps are merged by position).
+ */
+export function mergeProblem(results: readonly { file: string; result: RunResult }[]): { kind: 'scenario' | 'steps'; message: string } | null {
   const [first, ...rest] = results;
-  if (first === undefined) return 'nothing to merge';
+  if (first === undefined) return null;
   const steps = (r: RunResult): string => r.steps.map((s) => `${s.phase} ${s.name}`).join('|');
   for (const o of rest) {
-    if (o.result.scenario !== first.result.scenario) return `${o.file} is a result of the scenario "${o.result.scenario}", not of "${first.result.scenario}" (${first.file})`;
-    if (steps(o.result) !== steps(first.result)) return `${o.file} has other steps than ${first.file}: ${o.result.steps.map((s) => s.name).join(', ')}`;
+    if (steps(o.result) !== steps(first.result)) return { kind: 'steps', message: `${o.file} has other steps than ${first.file}: ${o.result.steps.map((s) => s.name).join(', ')}` };
+  }
+  for (const o of rest) {
+    if (o.result.scenario !== first.result.scenario) return { kind: 'scenario', message: `${o.file} is a result of the scenario "${o.result.scenario}", not of "${first.result.scenario}" (${first.file})` };
   }
   return null;
 }

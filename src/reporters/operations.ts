@@ -4,6 +4,7 @@
  * after figures, the users affected and where the losses happened (hop matrix, stickiness). Pure: a
  * result in, text out; part of the end-of-run report (terminal.ts).
  */
+import { describeExit } from '../result/event-exit.js';
 import type { RunEvent, RunResult, TimelineBucket, WindowFigures } from '../result/schema.js';
 import { formatCount, formatMs, formatRatioPct } from './format.js';
 import { lastOutputLine } from './progress.js';
@@ -128,7 +129,7 @@ export function eventsBlock(r: RunResult, s: Style): string {
       e.status === 'ok'
         ? s.green('ok, exit 0')
         : e.status === 'failed'
-          ? s.red(`FAILED, ${e.exitCode !== null ? `exit ${e.exitCode}` : e.signal !== null ? `killed by ${e.signal}` : 'could not start'}`)
+          ? s.red(`FAILED, ${describeExit(e)}`)
           : e.status === 'still-running'
             ? s.yellow('still running when the run ended: stopped')
             : s.yellow('not started');

@@ -1,6 +1,7 @@
 /**
  * The live progress line, redrawn about once a second from the runner's `onProgress` snapshot.
  */
+import { describeExit } from '../result/event-exit.js';
 import type { ProgressSnapshot, RunEvent } from '../result/schema.js';
 import { formatCount, formatMs, formatRatioPct } from './format.js';
 import { createStyle } from './style.js';
@@ -67,7 +68,7 @@ export function formatEventNotice(n: EventNoticeView): string {
   const head = `[${secs(at).padStart(7)}] event ${n.index + 1}`;
   if (n.kind === 'started') return `${head} started: ${oneLine(r.command)}`;
   const took = r.startedMs !== null && r.endedMs !== null ? ` after ${secs(r.endedMs - r.startedMs)}` : '';
-  const how = r.exitCode !== null ? `exit ${r.exitCode}` : r.signal !== null ? `killed by ${r.signal}` : 'could not start';
+  const how = describeExit(r);
   const what = r.status === 'ok' ? 'ended' : r.status === 'still-running' ? 'stopped (the run ended first)' : 'FAILED';
   const lastLine = r.status === 'failed' ? lastOutputLine(r.output) : '';
   return `${head} ${what}: ${how}${took}${lastLine !== '' ? `: ${lastLine}` : ''}`;

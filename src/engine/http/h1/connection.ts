@@ -13,7 +13,7 @@
  * do; it is counted as a retry, not as an error of the target.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
 import { clientDestroyed, contentLengthMismatch, headersTimeout, HttpError, parserError, responseTimeout, socketError, tlsAlertError } from '../errors.js';
 import type { Exchange } from '../exchange.js';
 import type { RequestHead } from '../request-head.js';
@@ -135,9 +135,6 @@ export class H1Connection implements TimeoutWatched, Validated {
   readonly persistent: boolean;
   /** The last TLS session the server gave, offered again on the next connection. */
   private tlsSession: Buffer | undefined = undefined;
-  /** TLS handshakes made, and how many of them resumed a session (tests, bench). */
-  handshakes = 0;
-  resumed = 0;
   private readonly parser = new H1ResponseParser();
   private socket: OwnedSocket | null = null;
   private ex: Exchange | null = null;
@@ -289,10 +286,6 @@ export class H1Connection implements TimeoutWatched, Validated {
   onConnect(s: OwnedSocket): void {
     if (s !== this.socket) return;
     this.connecting = false;
-    if (this.tls) {
-      this.handshakes++;
-      if ((s as unknown as TLSSocket).isSessionReused()) this.resumed++;
-    }
   }
 
   /** The server sent a session ticket (TLS 1.3 may send several: the last one is kept). */
