@@ -4,81 +4,35 @@
  * per step that extracts, never per header or per byte).
  */
 import { createRequire } from 'node:module';
+import { formActionPath, hasPasswordField, parseHtml, type HtmlInput } from './html.js';
 import type { Extractor } from './types.js';
 
-// htmlparser2 and entities are loaded on first use: a run that reads no form never pays for them.
+// entities is loaded on first use: a run that decodes no attribute never pays for it.
 const requireCjs = createRequire(import.meta.url);
 let entitiesModule: typeof import('entities') | null = null;
-let htmlparser2Module: typeof import('htmlparser2') | null = null;
 const entities = (): typeof import('entities') => (entitiesModule ??= requireCjs('entities') as typeof import('entities'));
-const htmlparser2 = (): typeof import('htmlparser2') => (htmlparser2Module ??= requireCjs('htmlparser2') as typeof import('htmlparser2'));
 
 /** Decodes HTML entities in an attribute value (all of HTML's named and numeric references). */
 export const decodeEntities = (s: string): string => (s.includes('&') ? entities().decodeHTMLAttribute(s) : s);
 
-interface ParsedForm {
-  action: string | null;
-  id: string | null;
-  hasPassword: boolean;
-  hidden: [string, string][];
-}
+const hiddenFields = (inputs: readonly HtmlInput[]): [string, string][] =>
+  inputs.filter((i) => i.type === 'hidden' && i.name !== null && !i.disabled).map((i) => [i.name!, i.value]);
 
 /**
  * The hidden inputs a browser would submit with the login form of a page: those of the form whose
  * action (resolved against `pageUrl`) has the path `actionPath` (where the next step posts), else of
- * the form with a password field,
- * else of the first form; on a page without forms, every hidden input. Inputs in other forms, in HTML
- * comments, and `disabled` ones are left out, as a browser leaves them out. Parsed with htmlparser2
- * (entities decoded); it runs once per login, never per request.
+ * the form with a password field, else of the first form; on a page without forms, every hidden input.
+ * Inputs in other forms, in HTML comments, and `disabled` ones are left out, as a browser leaves them
+ * out. It runs once per login, never per request.
  */
 export function hiddenInputs(html: string, actionPath: string | null = null, pageUrl = 'http://page.invalid/'): [string, string][] {
-  const forms: ParsedForm[] = [];
-  const loose: [string, string][] = [];
-  const byId = new Map<string, ParsedForm>();
-  // Inputs that name their form with form="id" (possibly before the form itself).
-  const byFormAttr: [string, [string, string]][] = [];
-  let current: ParsedForm | null = null;
-  const parser = new (htmlparser2().Parser)(
-    {
-      onopentag(name, attrs) {
-        if (name === 'form') {
-          current = { action: attrs['action'] ?? null, id: attrs['id'] ?? null, hasPassword: false, hidden: [] };
-          forms.push(current);
-          if (current.id !== null) byId.set(current.id, current);
-          return;
-        }
-        if (name !== 'input') return;
-        const type = (attrs['type'] ?? 'text').toLowerCase();
-        if (type === 'password' && current !== null) current.hasPassword = true;
-        if (type !== 'hidden' || attrs['name'] === undefined || attrs['disabled'] !== undefined) return;
-        const field: [string, string] = [attrs['name'], attrs['value'] ?? ''];
-        if (attrs['form'] !== undefined) byFormAttr.push([attrs['form'], field]);
-        else if (current !== null) current.hidden.push(field);
-        else loose.push(field);
-      },
-      onclosetag(name) {
-        if (name === 'form') current = null;
-      },
-    },
-    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
-  );
-  parser.write(html);
-  parser.end();
-  for (const [id, field] of byFormAttr) (byId.get(id)?.hidden ?? loose).push(field);
-  if (forms.length === 0) return loose;
-  const pathOfAction = (a: string | null): string | null => {
-    try {
-      // A form without an action posts to the page itself.
-      return new URL(a ?? '', pageUrl).pathname;
-    } catch {
-      return null;
-    }
-  };
+  const page = parseHtml(html);
+  if (page.forms.length === 0) return hiddenFields(page.looseInputs);
   const chosen =
-    (actionPath !== null ? forms.find((f) => pathOfAction(f.action) === actionPath) : undefined) ??
-    forms.find((f) => f.hasPassword) ??
-    forms[0]!;
-  return chosen.hidden;
+    (actionPath !== null ? page.forms.find((f) => formActionPath(f, pageUrl) === actionPath) : undefined) ??
+    page.forms.find(hasPasswordField) ??
+    page.forms[0]!;
+  return hiddenFields(chosen.inputs);
 }
 
 /** Matches a password field (any form that has one: a login form, but also "change password"). */
