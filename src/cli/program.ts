@@ -12,6 +12,8 @@ import { registerDemoCommand } from './demo.js';
 import { registerCompareCommand } from './compare.js';
 import { registerMatrixCommand } from './matrix.js';
 import { registerMergeCommand } from './merge.js';
+import { registerInitCommand } from './init.js';
+import { checkCommand, registerCheckCommand } from './check.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -80,10 +82,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--start-at <time>', 'wait until this time before starting (2026-12-01T12:00:00Z or epoch seconds): a start barrier for shards')
     .option('--prometheus-port <port>', 'serve live metrics for Prometheus on this port (/metrics; 0 = any free port)')
     .option('--prometheus-linger <time>', 'keep serving the final metrics this long after the run (default 0s)')
+    .option('--validate', 'do not load: one user logs in once and walks the flow once, every step shown (as session-bench check)')
     .action(async (scenario: string | undefined, flags: RunFlags) => {
-      setExit(await runCommand(io, scenario, flags));
+      setExit(flags.validate ? await checkCommand(io, scenario, flags) : await runCommand(io, scenario, flags));
     });
 
+  registerInitCommand(program, io, setExit);
+  registerCheckCommand(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   registerLabCommand(program, io, setExit);
   registerCompareCommand(program, io, setExit);

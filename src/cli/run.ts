@@ -74,6 +74,8 @@ export interface RunFlags {
   sourceAddresses?: string;
   /** commander's --no-tls-resumption. */
   tlsResumption?: boolean;
+  /** `run --validate`: one user, one pass, every step shown (see check.ts), instead of a load run. */
+  validate?: boolean;
 }
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['per-vu', 'shared', 'new'];

@@ -32,6 +32,9 @@ export function isAffinityCookie(name: string, keep: ReadonlySet<string>): boole
  */
 const IDENTITY_AFFINITY_COOKIES: ReadonlySet<string> = new Set(['SERVERID', 'route', 'ROUTEID', 'INGRESSCOOKIE', '__cflb', 'sticky']);
 
+/** True for a well-known affinity cookie whose value names the backend (see IDENTITY_AFFINITY_COOKIES). */
+export const namesBackend = (name: string): boolean => IDENTITY_AFFINITY_COOKIES.has(name) || name.startsWith('BIGipServer');
+
 /** Session-id cookies of common servers and frameworks: watched for silent regeneration by default. */
 export const SESSION_ID_COOKIES: ReadonlySet<string> = new Set(['JSESSIONID', 'PHPSESSID', 'sessionid', 'ASP.NET_SessionId', 'connect.sid', 'SESSION', 'SESSIONID', 'sid']);
 
@@ -82,7 +85,7 @@ export function backendFromSetCookies(setCookies: readonly string[], keep: Reado
   for (const c of setCookies) {
     const [name, value] = cookieNameValue(c);
     if (name === '' || deletesCookie(c, value, nowMs)) continue;
-    if (keep.has(name) || IDENTITY_AFFINITY_COOKIES.has(name) || name.startsWith('BIGipServer')) {
+    if (keep.has(name) || namesBackend(name)) {
       return { backend: value, source: { kind: 'affinity-cookie', name } };
     }
     // Tomcat and Jetty append the node's jvmRoute to JSESSIONID; other frameworks' dots are signatures.

@@ -18,7 +18,7 @@ import { RequestBuilder, type Payload } from './request-builder.js';
 import type { UserFigures } from '../metrics/collector.js';
 import { backendFromSetCookies, cookieNameValue, deletesCookie, isAffinityCookie, isLoginPath, lossInResponse, sessionIdPart, type LossReason } from './session.js';
 import { fromUrl, resolveStepUrl, type ResolvedUrl } from './url.js';
-import type { VuShared } from './vu-shared.js';
+import type { HopTrace, VuShared } from './vu-shared.js';
 
 /** Redirects followed per step; one more is a failure, "too many redirects" (browsers stop near 20). */
 export const MAX_REDIRECTS = 10;
@@ -46,6 +46,15 @@ const PASSWORD_FIELD = new RegExp(PASSWORD_INPUT_PATTERN, 'i');
 
 /** Methods that may be sent again without changing what they do (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
+
+const HOP_OUTCOMES: Record<Outcome, HopTrace['outcome']> = {
+  [Outcome.Ok]: 'ok',
+  [Outcome.Failed]: 'failed',
+  [Outcome.NoResponse]: 'no response',
+  [Outcome.Lost]: 'lost',
+  [Outcome.Stopped]: 'stopped',
+  [Outcome.StillLoggedIn]: 'still logged in',
+};
 
 /** judgeHop: follow the redirect (not an Outcome). */
 const NEXT_HOP = -1;
@@ -94,6 +103,8 @@ export class StepRunner implements OutgoingRequest {
   private attributedRequests = 0;
   private sameBackend = 0;
   private hidden: [string, string][] = [];
+  /** Why the last loss was judged one (told to `check`). */
+  private lastLossReason: LossReason | null = null;
   private stoppedByAbort = false;
   // The step being sent: what a redirect hop carries over.
   private step: Step | null = null;
@@ -156,15 +167,12 @@ export class StepRunner implements OutgoingRequest {
 
   /** The session was lost: clear the jar as the scenario's re-login policy says, before logging in again. */
   afterLoss(): void {
-    const { relogin, keepCookies } = this.shared.scenario.session;
+    const { relogin } = this.shared.scenario.session;
     if (relogin === 'fresh') {
       this.jar.clear();
       this.cookieBackend = null;
     }
-    else if (relogin === 'clear-session') {
-      const set = this.shared.loginCookieNames;
-      this.jar.forget((name) => set.has(name) && !isAffinityCookie(name, keepCookies));
-    }
+    else if (relogin === 'clear-session') this.forgetSession();
   }
 
   /** Aborts the request in flight; it will not be recorded. */
@@ -204,13 +212,51 @@ export class StepRunner implements OutgoingRequest {
 
   private readonly hopDone = (): void => {
     try {
+      const trace = this.shared.trace;
+      const sent = trace === null ? null : this.sentOfHop();
       const r = this.judgeHop(this.step!);
+      if (sent !== null) trace!(this.hopTrace(sent, r));
       if (r === NEXT_HOP) this.hopNow();
       else this.owner.stepDone(r);
     } catch (err) {
       this.owner.stepCrashed(err);
     }
   };
+
+  /** What the hop in hand sent, read before judging (judging moves on to a redirect's URL). */
+  private sentOfHop(): { method: string; url: string } {
+    const step = this.step!;
+    return { method: this.method, url: step.url.usesSecret ? displayTemplate(step.url, this.vars) : this.url!.path };
+  }
+
+  /** What `check` is told of a judged hop. */
+  private hopTrace(sent: { method: string; url: string }, r: Outcome | typeof NEXT_HOP): HopTrace {
+    const ex = this.exchange;
+    const now = Date.now();
+    const answered = ex.error === null && !this.stoppedByAbort;
+    return {
+      step: this.step!,
+      ...sent,
+      status: answered ? ex.status : 0,
+      location: answered ? ex.location : null,
+      cookies: (answered ? (ex.setCookies ?? []) : []).map((c) => {
+        const [name, value] = cookieNameValue(c);
+        return deletesCookie(c, value, now) ? `-${name}` : name;
+      }),
+      backend: answered ? (ex.servedBy ?? this.cookieBackend) : null,
+      outcome: r === NEXT_HOP ? 'redirect' : HOP_OUTCOMES[r],
+      reason: r === Outcome.Failed || r === Outcome.NoResponse ? this.failureReason : r === Outcome.Lost ? this.lastLossReason : null,
+    };
+  }
+
+  /** Forgets the session (the cookies the login set, but an affinity cookie): also how `check` shows the loss rule fires. */
+  forgetSession(): string[] {
+    const set = this.shared.loginCookieNames;
+    const { keepCookies } = this.shared.scenario.session;
+    const drop = (name: string): boolean => set.has(name) && !isAffinityCookie(name, keepCookies);
+    this.jar.forget(drop);
+    return [...set].filter(drop);
+  }
 
   /** Sends the current hop's request; false when the run is over (no request may start). */
   private sendHop(step: Step): boolean {
@@ -431,6 +477,7 @@ export class StepRunner implements OutgoingRequest {
 
   private recordLoss(step: Step, url: ResolvedUrl, status: number, reason: LossReason, backend: string | null, nowMs: number): void {
     const { collector } = this.shared;
+    this.lastLossReason = reason;
     if (++this.losses === 1) collector.recordUserAffected();
     collector.recordLoss(
       step.index,

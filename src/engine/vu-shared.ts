@@ -3,7 +3,7 @@
  * the request loop only reads: resolved constant URLs, what each step keeps of a response, the stop switch.
  */
 import type { Collector } from '../metrics/collector.js';
-import type { Scenario } from '../scenario/types.js';
+import type { Scenario, Step } from '../scenario/types.js';
 import type { ExchangeRequest } from './http/exchange.js';
 import { loginPathsFor, SESSION_ID_COOKIES } from './session.js';
 import { resolveStepUrl, type ResolvedUrl, type TargetBase } from './url.js';
@@ -44,10 +44,31 @@ export interface VuShared {
   readonly sessionCookieNames: ReadonlySet<string>;
   /** No header names the backend: read it from affinity cookies or a session-id route, when present. */
   readonly backendFromCookies: boolean;
+  /** `check`: told of every hop as it is judged (null in a load run: one comparison per hop). */
+  readonly trace: HopTracer | null;
 }
 
+/** What `check` is told of each hop (a request, or one redirect of a step). */
+export interface HopTrace {
+  readonly step: Step;
+  readonly method: string;
+  /** The path (and query) sent; a step whose URL holds a secret is shown as its template. */
+  readonly url: string;
+  /** 0 when no answer came. */
+  readonly status: number;
+  readonly location: string | null;
+  /** Names of the cookies the answer set; a deleted one as `-NAME`. */
+  readonly cookies: readonly string[];
+  readonly backend: string | null;
+  /** How the hop was judged: followed as a redirect, or the step's outcome. */
+  readonly outcome: 'redirect' | 'ok' | 'failed' | 'no response' | 'lost' | 'stopped' | 'still logged in';
+  /** Why a step failed, or which rule judged the session lost. */
+  readonly reason: string | null;
+}
+export type HopTracer = (hop: HopTrace) => void;
+
 /** Precomputes what every VU needs per step. */
-export function prepareShared(scenario: Scenario, base: TargetBase, collector: Collector, control: RunControl, o: { thinkMs: number }): VuShared {
+export function prepareShared(scenario: Scenario, base: TargetBase, collector: Collector, control: RunControl, o: { thinkMs: number }, trace: HopTracer | null = null): VuShared {
   const steps = [...scenario.login, ...scenario.flow];
   const constantUrls: (ResolvedUrl | null)[] = steps.map((s) => (s.url.constant !== null ? resolveStepUrl(s.url.constant, base) : null));
   const captureHidden = steps.map((s, i) => {
@@ -78,5 +99,6 @@ export function prepareShared(scenario: Scenario, base: TargetBase, collector: C
     loginCookieNames: new Set(),
     sessionCookieNames: scenario.session.sessionCookies ?? SESSION_ID_COOKIES,
     backendFromCookies: scenario.session.servedByHeader === null,
+    trace,
   };
 }

@@ -72,13 +72,13 @@ export async function writeResultFile(path: string, result: RunResult): Promise<
   await writeTextFile(path, formatJson(result));
 }
 
-/** Writes `text` to `path` atomically (temp file, then rename), making the folder when missing. */
-export async function writeTextFile(path: string, text: string): Promise<void> {
+/** Writes `text` to `path` atomically (temp file, then rename), making the folder when missing; `mode` for a file that holds a secret. */
+export async function writeTextFile(path: string, text: string, mode?: number): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `${basename(path)}.tmp-${process.pid}`);
   try {
-    await writeFile(tmp, text, 'utf8');
+    await writeFile(tmp, text, { encoding: 'utf8', ...(mode !== undefined ? { mode } : {}) });
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);

@@ -34,6 +34,8 @@ export interface HtmlLink {
   readonly href: string;
   /** The link's text, whitespace collapsed. */
   readonly text: string;
+  /** `data-method` (Rails UJS), `hx-post` and the like make a link send another method; null: a GET. */
+  readonly method: string | null;
 }
 
 export interface HtmlPage {
@@ -53,7 +55,7 @@ export function parseHtml(html: string): HtmlPage {
   // Inputs that name their form with form="id" (possibly before the form itself).
   const byFormAttr: [string, HtmlInput][] = [];
   let current: HtmlForm | null = null;
-  let link: { href: string; text: string } | null = null;
+  let link: { href: string; text: string; method: string | null } | null = null;
   let inTitle = false;
   let title = '';
   const add = (attrs: Record<string, string>, type: string): void => {
@@ -79,7 +81,7 @@ export function parseHtml(html: string): HtmlPage {
         } else if (name === 'input') add(attrs, (attrs['type'] ?? 'text').toLowerCase());
         else if (name === 'button') add(attrs, (attrs['type'] ?? 'submit').toLowerCase());
         else if (name === 'select' || name === 'textarea') add(attrs, name);
-        else if (name === 'a' && attrs['href'] !== undefined) link = { href: attrs['href'], text: '' };
+        else if (name === 'a' && attrs['href'] !== undefined) link = { href: attrs['href'], text: '', method: attrs['data-method'] ?? (attrs['hx-post'] !== undefined ? 'POST' : attrs['hx-delete'] !== undefined ? 'DELETE' : null) };
         else if (name === 'title') inTitle = true;
       },
       ontext(text) {
@@ -89,7 +91,7 @@ export function parseHtml(html: string): HtmlPage {
       onclosetag(name) {
         if (name === 'form') current = null;
         else if (name === 'a' && link !== null) {
-          links.push({ href: link.href, text: link.text.replace(/\s+/g, ' ').trim() });
+          links.push({ href: link.href, text: link.text.replace(/\s+/g, ' ').trim(), method: link.method });
           link = null;
         } else if (name === 'title') inTitle = false;
       },

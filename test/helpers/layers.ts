@@ -15,7 +15,9 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   engine: ['engine', 'scenario', 'metrics', 'result', 'common'],
   reporters: ['reporters', 'result', 'common'],
   lab: ['lab', 'common'],
-  cli: ['cli', 'scenario', 'engine', 'metrics', 'result', 'reporters', 'lab', 'common'],
+  // init's discovery: probes through the engine's HTTP layer, writes a scenario.
+  discover: ['discover', 'scenario', 'engine', 'common'],
+  cli: ['cli', 'discover', 'scenario', 'engine', 'metrics', 'result', 'reporters', 'lab', 'common'],
 };
 
 /** Packages owned by one place: nothing else may import them (type-only imports excepted). */
@@ -29,7 +31,7 @@ export const PACKAGE_OWNERS: Readonly<Record<string, readonly string[]>> = {
   redis: ['lab/'],
   // Loaded on first use through require (a run that needs neither never loads them); type imports anywhere.
   zod: ['common/zod.ts'],
-  yaml: ['scenario/load.ts'],
+  yaml: ['scenario/load.ts', 'scenario/write.ts'],
   // Read (uplot) or required (junit-report-builder) by one reporter each.
   uplot: ['reporters/html.ts'],
   'junit-report-builder': ['reporters/junit.ts'],

@@ -1,0 +1,625 @@
+/**
+ * `init`'s discovery: a bounded handful of requests that find how an app logs a user in and how it says a
+ * session is gone, and the scenario that measures it. In order:
+ *
+ * 1. the given URL, redirects followed: a login form there, or behind a redirect (to the app's login page
+ *    or an identity provider), else at a common login path, else a JSON login endpoint;
+ * 2. one login with the credentials, from a fresh client, as the scenario's first iteration will do it:
+ *    its outcome, and the cookies it set or renewed (the session), or the token it returned;
+ * 3. a protected page (the landing page, or one the user names) with the session and without it: the
+ *    difference is the lost-session rule, which must not fire on any logged-in page;
+ * 4. the landing page's links (no logout, nothing with a side effect), each checked with the session;
+ * 5. a few answers to fresh clients: a header whose value varies names the backend; a cookie set on every
+ *    answer, or with a value that repeats across clients, is the balancer's affinity cookie.
+ *
+ * Every step's finding says how sure it is and why; what it cannot find is left for the user to edit.
+ */
+import { ExitCode, SessionBenchError } from '../common/errors.js';
+import { VuCookieJar } from '../engine/cookies.js';
+import { createProbeClient, ProbeFailure, type ProbeClient, type ProbeResponse } from '../engine/http/probe.js';
+import { cookieNameValue, deletesCookie, SESSION_ID_COOKIES } from '../engine/session.js';
+import { hiddenInputs } from '../scenario/extract.js';
+import { parseHtml } from '../scenario/html.js';
+import type { ScenarioFile, StepFile } from '../scenario/schema.js';
+import type { Credential } from '../scenario/users.js';
+import { findAffinityCookie, findBackendHeader, type Observed } from './backend.js';
+import type { Finding, ScenarioComment } from './findings.js';
+import { findLoginForm, type LoginForm } from './login-form.js';
+import { navigationCandidates } from './navigation.js';
+import { lostSessionSignal, matches, type Answer, type LostSignal } from './session-signal.js';
+import { loginFormPattern } from '../scenario/quick.js';
+
+export interface DiscoverOptions {
+  readonly url: string;
+  readonly user: Credential | null;
+  /** Protected pages to check the signal on and to walk (paths or URLs); default: found from links. */
+  readonly pages: readonly string[];
+  /** Where the login page (or JSON login endpoint) is, when the URL does not lead to it. */
+  readonly loginUrl: string | null;
+  readonly insecure: boolean;
+  readonly timeoutMs: number;
+  /** Called after each request: method, URL path, status (or error). Never the body. */
+  readonly onRequest?: ((method: string, url: string, outcome: string) => void) | undefined;
+}
+
+export interface Discovery {
+  readonly findings: Finding[];
+  readonly scenario: ScenarioFile;
+  readonly comments: ScenarioComment[];
+  readonly requests: number;
+  /** Whether the credentials logged in; null when none were given or no login was found. */
+  readonly loginWorks: boolean | null;
+}
+
+/** The most requests discovery sends: a few dozen at most, whatever the app does. */
+export const MAX_PROBE_REQUESTS = 48;
+const MAX_REDIRECTS = 5;
+const NAV_PAGES = 4;
+const FRESH_CLIENTS = 4;
+const COMMON_LOGIN_PATHS = ['/login', '/signin', '/sign-in', '/users/sign_in', '/accounts/login/', '/account/login', '/Account/Login', '/auth/login', '/user/login', '/wp-login.php'];
+const COMMON_JSON_LOGINS = ['/api/login', '/api/auth/login', '/api/v1/auth/login', '/api/session', '/api/sessions', '/api/token', '/auth/login', '/login'];
+const COMMON_API_PAGES = ['/api/me', '/api/user', '/api/users/me', '/api/profile', '/api/v1/me', '/me', '/userinfo', '/api/account'];
+/** Keys a JSON login answer keeps its token under, in order of preference. */
+const TOKEN_KEYS = ['access_token', 'accessToken', 'token', 'jwt', 'id_token', 'idToken', 'auth_token', 'authToken', 'sessionToken'];
+const NOT_SESSION = /csrf|xsrf/i;
+
+interface Seen extends Answer {
+  readonly setCookies: readonly string[];
+}
+
+class DiscoveryBudgetSpent extends Error {}
+
+/** The requests of one discovery: the budget, and every answer kept for the backend and cookie findings. */
+class Prober {
+  requests = 0;
+  readonly observed: Observed[] = [];
+  private clients = 0;
+  constructor(
+    readonly http: ProbeClient,
+    private readonly onRequest: DiscoverOptions['onRequest'],
+  ) {}
+
+  browser(): Browser {
+    return new Browser(this, this.clients++);
+  }
+
+  async send(client: number, phase: Observed['phase'], method: string, url: string, headers: Record<string, string>, body?: string): Promise<Seen> {
+    if (this.requests >= MAX_PROBE_REQUESTS) throw new DiscoveryBudgetSpent(`discovery stopped after ${MAX_PROBE_REQUESTS} requests`);
+    this.requests++;
+    const shown = new URL(url);
+    let r: ProbeResponse;
+    try {
+      r = await this.http.send({ method, url, headers, ...(body !== undefined ? { body } : {}) });
+    } catch (err) {
+      const e = err as ProbeFailure;
+      this.onRequest?.(method, shown.pathname + shown.search, `no answer (${e.kind}: ${e.message})`);
+      throw err;
+    }
+    this.onRequest?.(method, shown.pathname + shown.search, `${r.status}${r.headers['location'] !== undefined ? ` → ${r.headers['location']}` : ''}`);
+    this.observed.push({ client, phase, headers: r.headers, setCookies: r.setCookies });
+    return { url, status: r.status, location: r.headers['location'] ?? null, headers: r.headers, body: r.body, setCookies: r.setCookies };
+  }
+}
+
+/** One client with its own cookie jar, as a browser tab would be. */
+class Browser {
+  readonly jar = new VuCookieJar();
+  constructor(
+    private readonly p: Prober,
+    readonly client: number,
+  ) {}
+
+  /** Sends a request with the jar's cookies (less `dropCookies`), following redirects when `follow`. */
+  async send(
+    method: string,
+    url: string,
+    o: { body?: string; contentType?: string; headers?: Record<string, string>; follow?: boolean; phase?: Observed['phase']; dropCookies?: ReadonlySet<string>; keepJar?: boolean } = {},
+  ): Promise<{ final: Seen; chain: Seen[] }> {
+    const chain: Seen[] = [];
+    let current = url;
+    let m = method;
+    let body = o.body;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { accept: 'text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8', ...o.headers };
+      let cookie = this.jar.headerFor(current, Date.now());
+      if (cookie !== null && o.dropCookies !== undefined) cookie = withoutCookies(cookie, o.dropCookies);
+      if (cookie !== null && cookie !== '') headers['cookie'] = cookie;
+      if (body !== undefined && o.contentType !== undefined) headers['content-type'] = o.contentType;
+      const seen = await this.p.send(this.client, o.phase ?? 'anonymous', m, current, headers, body);
+      // keepJar: a probe whose answer must not change this client (its cookies stay as they were).
+      if (!o.keepJar) this.jar.store(seen.setCookies, current);
+      chain.push(seen);
+      if (!(o.follow ?? true) || seen.status < 300 || seen.status >= 400 || seen.location === null || hop >= MAX_REDIRECTS) return { final: seen, chain };
+      let next: URL;
+      try {
+        next = new URL(seen.location, current);
+      } catch {
+        return { final: seen, chain };
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') return { final: seen, chain };
+      current = next.href;
+      if (seen.status === 303 || ((seen.status === 301 || seen.status === 302) && m === 'POST')) {
+        m = 'GET';
+        body = undefined;
+      }
+    }
+  }
+}
+
+/** A Cookie header without the cookies named in `drop`. */
+export function withoutCookies(header: string, drop: ReadonlySet<string>): string {
+  return header
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p !== '' && !drop.has(p.slice(0, Math.max(0, p.indexOf('=')))))
+    .join('; ');
+}
+
+const pathOf = (url: string): string => new URL(url).pathname;
+const pathAndQuery = (url: string): string => {
+  const u = new URL(url);
+  return u.pathname + u.search;
+};
+const isJson = (a: Answer): boolean => /json/i.test(a.headers['content-type'] ?? '');
+const hasLoginForm = (a: Answer): LoginForm | null => (a.status >= 200 && a.status < 300 && /html/i.test(a.headers['content-type'] ?? 'text/html') ? findLoginForm(parseHtml(a.body), a.url) : null);
+
+/** Where a JSON login answer keeps the token, as a scenario `json` extractor path; null when none. */
+export function tokenPath(body: string): { path: string; type: string } | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  const look = (o: unknown, prefix: string): { path: string; type: string } | null => {
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) return null;
+    const rec = o as Record<string, unknown>;
+    for (const k of TOKEN_KEYS) if (typeof rec[k] === 'string' && (rec[k] as string).length >= 8) return { path: prefix + k, type: typeof rec['token_type'] === 'string' ? (rec['token_type'] as string) : 'Bearer' };
+    for (const nest of ['data', 'result', 'auth', 'session']) {
+      const found = look(rec[nest], `${prefix}${nest}.`);
+      if (found !== null) return found;
+    }
+    return null;
+  };
+  return look(v, '');
+}
+
+/** The cookies an answer set (not deleted), by name. */
+function cookiesSet(setCookies: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of setCookies) {
+    const [name, value] = cookieNameValue(c);
+    if (name !== '' && !deletesCookie(c, value, Date.now())) out.set(name, value);
+  }
+  return out;
+}
+
+/** A login tried, with the client that tried it (its jar holds the session). */
+type LoggedIn = LoginOutcome & { readonly browser: Browser };
+
+interface LoginOutcome {
+  readonly works: boolean;
+  readonly why: string;
+  /** Where the app sent the user after the login (absolute URL), or the answer's own URL for a 200. */
+  readonly landing: string | null;
+  readonly landingAnswer: Seen | null;
+  readonly sessionCookies: string[];
+  readonly token: { path: string; type: string; value: string } | null;
+  readonly status: number;
+  readonly location: string | null;
+}
+
+export async function discover(o: DiscoverOptions): Promise<Discovery> {
+  const http = createProbeClient({ insecure: o.insecure, timeoutMs: o.timeoutMs });
+  try {
+    return await discoverWith(new Prober(http, o.onRequest), o);
+  } catch (err) {
+    if (err instanceof ProbeFailure) {
+      throw new SessionBenchError(`the app did not answer: ${err.kind} (${err.message})`, ExitCode.targetUnusable, 'check the URL, that the app is running, and --insecure for a self-signed certificate');
+    }
+    throw err;
+  } finally {
+    await http.close();
+  }
+}
+
+async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
+  const findings: Finding[] = [];
+  const comments: ScenarioComment[] = [];
+  const entryUrl = new URL(o.url).href;
+  const origin = new URL(entryUrl).origin;
+  const at = (s: string): string => new URL(s, entryUrl).href;
+
+  // 1. The login: a form at the URL (or behind its redirects), at a common path, or a JSON endpoint.
+  const anon = p.browser();
+  const entry = await anon.send('GET', entryUrl);
+  let loginPage: Seen | null = null;
+  let form: LoginForm | null = null;
+  let formWhere = '';
+  const candidates = o.loginUrl !== null ? [at(o.loginUrl)] : [entryUrl, ...COMMON_LOGIN_PATHS.map((x) => origin + x)];
+  for (const c of candidates) {
+    const r = c === entryUrl ? entry : await anon.send('GET', c);
+    const found = hasLoginForm(r.final);
+    if (found !== null) {
+      loginPage = r.final;
+      form = found;
+      const viaRedirect = r.chain.length > 1 ? ` (reached by a redirect from ${pathAndQuery(r.chain[0]!.url)})` : '';
+      formWhere = c === entryUrl ? `at the URL given${viaRedirect}` : o.loginUrl !== null ? 'at --login' : `at ${pathOf(c)}, a common login path${viaRedirect}`;
+      break;
+    }
+    if (o.loginUrl !== null) break;
+  }
+  if (loginPage !== null && form !== null && pathOf(form.actionUrl) !== pathOf(loginPage.url) && new URL(form.actionUrl).origin === new URL(loginPage.url).origin && o.loginUrl === null) {
+    // The form sits on a protected page (rendered in place of it): its action's own page, when it shows
+    // the form, is the login page a user would bookmark, and the one the scenario opens.
+    const own = (await anon.send('GET', form.actionUrl)).final;
+    const ownForm = hasLoginForm(own);
+    if (ownForm !== null && ownForm.passwordField === form.passwordField) {
+      formWhere += `, and at ${pathOf(own.url)}, where it posts (the login page)`;
+      loginPage = own;
+      form = ownForm;
+    }
+  }
+  const crossOriginLogin = loginPage !== null && new URL(loginPage.url).origin !== origin;
+  let jsonLogin: { url: string; fields: [string, string] } | null = null;
+  let login: LoggedIn | null = null;
+
+  if (form !== null && loginPage !== null) {
+    findings.push({
+      item: 'Login form',
+      value: `${form.method} ${pathOf(form.actionUrl)}: ${form.usernameField ?? '(no username field)'}, ${form.passwordField}${form.hidden.length > 0 ? `; hidden: ${form.hidden.join(', ')}` : ''}`,
+      confidence: form.usernameField !== null && !crossOriginLogin ? 'high' : 'medium',
+      why: `${formWhere}: ${form.why}${form.csrf.length > 0 ? `; ${form.csrf.join(', ')} look${form.csrf.length === 1 ? 's' : ''} like a CSRF token, sent from the page at each login` : ''}${crossOriginLogin ? `; on another origin (${new URL(loginPage.url).origin}): an identity provider` : ''}`,
+      ...(form.usernameField === null ? { edit: 'login[1].form: add the username field' } : {}),
+    });
+    if (o.user !== null) login = await formLogin(p, loginPage.url, form, o.user);
+  } else {
+    // No form: an API. Try the URL itself when it names a login, then the usual endpoints.
+    const looksLikeLogin = /log-?in|sign-?in|auth|session|token/i.test(pathOf(entryUrl));
+    const endpoints = o.loginUrl !== null ? [at(o.loginUrl)] : [...new Set([...(looksLikeLogin ? [entryUrl] : []), ...COMMON_JSON_LOGINS.map((x) => origin + x)])];
+    if (o.user === null) {
+      findings.push({
+        item: 'Login',
+        value: null,
+        confidence: 'not found',
+        why: `no form with a password field at the URL or at ${COMMON_LOGIN_PATHS.length} common login paths; a JSON login can only be tried with credentials`,
+        edit: 'login: the request that logs in (or pass --user NAME:PASSWORD, and --login PATH)',
+      });
+    } else {
+      const tried = await jsonLoginAt(p, endpoints, o.user);
+      if (tried !== null) {
+        jsonLogin = { url: tried.url, fields: tried.fields };
+        login = tried.outcome;
+        findings.push({
+          item: 'Login',
+          value: `JSON POST ${pathOf(tried.url)} {${tried.fields[0]}, ${tried.fields[1]}}`,
+          confidence: tried.outcome.works ? 'high' : 'medium',
+          why: `no form with a password field; ${pathOf(tried.url)} ${tried.outcome.works ? 'accepted' : 'answered'} a JSON login (${tried.outcome.status})`,
+        });
+      } else {
+        findings.push({
+          item: 'Login',
+          value: null,
+          confidence: 'not found',
+          why: `no form with a password field, and none of ${endpoints.map(pathOf).join(', ')} took a JSON login`,
+          edit: 'login: the request that logs in (or --login PATH)',
+        });
+      }
+    }
+  }
+
+  if (login !== null) {
+    findings.push({
+      item: 'Credentials',
+      value: login.works ? 'they work' : 'rejected',
+      confidence: 'high',
+      why: login.why,
+      ...(login.works ? {} : { edit: 'users: a username and password that log in' }),
+    });
+    if (login.works) {
+      findings.push(
+        login.token !== null
+          ? { item: 'Session', value: `token at ${login.token.path}`, confidence: 'high', why: `the login answer holds a token (${login.token.path}); sent as "Authorization: ${login.token.type} ..."` }
+          : login.sessionCookies.length > 0
+            ? { item: 'Session cookie', value: login.sessionCookies.join(', '), confidence: 'high', why: `set or renewed by the login answer` }
+            : { item: 'Session cookie', value: null, confidence: 'low', why: 'the login set no cookie and returned no token', edit: 'session.sessionCookies: the cookie that holds the session' },
+      );
+    }
+  }
+
+  // 3. The lost-session signal, on a protected page: with the session, and without it.
+  let signal: LostSignal | null = null;
+  let protectedUrl: string | null = null;
+  const flowPages: string[] = [];
+  // What "the session" is: the cookies the login set, or the token it returned.
+  const s = { drop: new Set(login?.sessionCookies ?? []), headers: login?.token != null ? { authorization: `${login.token.type} ${login.token.value}` } : ({} as Record<string, string>) };
+  let withSessionAnswer: Seen | null = null;
+  const browser = login?.works ? login.browser : undefined;
+  if (login !== null && browser !== undefined) {
+    const named = o.pages.map(at);
+    let candidatesForProtected = named.length > 0 ? named : login.landing !== null ? [login.landing] : [];
+    if (candidatesForProtected.length === 0) candidatesForProtected = COMMON_API_PAGES.map((x) => origin + x);
+    for (const c of candidatesForProtected) {
+      // Not followed: the signal may be the redirect itself. A redirect to another page of the app with
+      // the session (/ to /dashboard/) is followed by hand.
+      let url = c;
+      let w = (await browser.send('GET', url, { headers: s.headers, follow: false, phase: 'logged-in' })).final;
+      for (let i = 0; i < 2 && w.status >= 300 && w.status < 400 && w.location !== null; i++) {
+        const next = new URL(w.location, url);
+        if (next.origin !== origin || (loginPage !== null && next.pathname === pathOf(loginPage.url))) break;
+        url = next.href;
+        w = (await browser.send('GET', url, { headers: s.headers, follow: false, phase: 'logged-in' })).final;
+      }
+      if (w.status >= 200 && w.status < 300) {
+        protectedUrl = url;
+        withSessionAnswer = w;
+        break;
+      }
+      if (named.length > 0 || login.landing !== null) {
+        protectedUrl = url;
+        withSessionAnswer = w;
+        break;
+      }
+    }
+    if (protectedUrl !== null && withSessionAnswer !== null) {
+      const without = (await browser.send('GET', protectedUrl, { follow: false, dropCookies: s.drop, phase: 'anonymous', keepJar: true })).final;
+      signal = lostSessionSignal(withSessionAnswer, without, loginPage !== null ? pathOf(loginPage.url) : null, form !== null ? pathOf(form.actionUrl) : null);
+      if (withSessionAnswer.status >= 300) {
+        signal = { kind: 'none', why: `${pathOf(protectedUrl)} answered ${withSessionAnswer.status} even with the session${withSessionAnswer.location !== null ? ` (to ${withSessionAnswer.location})` : ''}: the session did not last one request (several replicas without shared sessions? run init against one replica, or name a page with --page)` };
+      }
+    }
+  }
+  const unverified = signal === null || signal.kind === 'none';
+  if (unverified && form !== null && loginPage !== null) {
+    // Not compared with a logged-in page: the login form itself is the best guess (it also makes a run
+    // see a login answered with the form again as failed). `check` tells whether it holds.
+    const why = signal?.why ?? (login?.works ? 'no protected page answered with the session' : 'not compared with a logged-in page (it needs a working login)');
+    signal = { kind: 'body', pattern: loginFormPattern(pathOf(form.actionUrl), pathOf(loginPage.url)), status: 200, why };
+    findings.push({ item: 'Lost session', value: 'a page with the login form (a guess)', confidence: 'low', why, edit: 'session: loginPath, lostStatus or lostBodyMatch (then session-bench check FILE)' });
+  } else {
+    findings.push(
+      signal === null || signal.kind === 'none'
+        ? { item: 'Lost session', value: null, confidence: 'not found', why: signal?.why ?? (login?.works ? 'no protected page answered with the session' : 'needs a working login (--user NAME:PASSWORD)'), edit: 'session: loginPath, lostStatus or lostBodyMatch' }
+        : {
+            item: 'Lost session',
+            value: signal.kind === 'redirect' ? `redirect to ${signal.loginPath}` : signal.kind === 'status' ? `status ${signal.status}` : `${signal.status} with a login page`,
+            confidence: signal.kind === 'redirect' && signal.crossOrigin ? 'medium' : 'high',
+            why: signal.why,
+          },
+    );
+  }
+
+  // 4. Navigation: the pages named, else the landing page's links, each checked with the session.
+  const rules = rulesOf(signal);
+  // As a run compiles it: without a loginPath, the first login step's path is the login page.
+  const loginPath = rules.loginPath ?? (loginPage !== null ? pathOf(loginPage.url) : jsonLogin !== null ? pathOf(jsonLogin.url) : undefined);
+  const firesOn = (a: Answer): boolean =>
+    (loginPath !== undefined && a.status >= 300 && a.status < 400 && a.location !== null && new URL(a.location, a.url).pathname === loginPath) ||
+    (rules.lostStatus ?? [401]).includes(a.status) ||
+    (rules.lostBodyMatch !== undefined && a.status < 300 && matches(rules.lostBodyMatch, a.body));
+  if (protectedUrl !== null && withSessionAnswer !== null && browser !== undefined) {
+    if (signal !== null && signal.kind !== 'none' && firesOn(withSessionAnswer)) {
+      findings.push({ item: 'Check', value: 'the rule fires on the logged-in page', confidence: 'low', why: `the lost-session rule matches ${pathOf(protectedUrl)} with the session: edit it`, edit: 'session.lostBodyMatch' });
+    }
+    flowPages.push(pathAndQuery(protectedUrl));
+    if (o.pages.length > 0) {
+      for (const extra of o.pages.slice(1)) flowPages.push(pathAndQuery(at(extra)));
+      findings.push({ item: 'Navigation', value: flowPages.join(', '), confidence: 'high', why: 'the pages named with --page' });
+    } else if (/html/i.test(withSessionAnswer.headers['content-type'] ?? '')) {
+      const nav = navigationCandidates(parseHtml(withSessionAnswer.body).links, protectedUrl, new Set([pathOf(protectedUrl), ...(loginPage !== null ? [pathOf(loginPage.url)] : []), ...(form !== null ? [pathOf(form.actionUrl)] : [])]));
+      const dropped: string[] = [];
+      for (const path of nav.paths.slice(0, NAV_PAGES + 2)) {
+        if (flowPages.length > NAV_PAGES) break;
+        const a = (await browser.send('GET', origin + path, { headers: s.headers, follow: false, phase: 'logged-in' })).final;
+        if (a.status >= 200 && a.status < 300 && !firesOn(a)) flowPages.push(path);
+        else dropped.push(`${path} (${a.status >= 200 && a.status < 300 ? 'the lost-session rule fires on it' : a.status})`);
+      }
+      findings.push({
+        item: 'Navigation',
+        value: flowPages.join(', '),
+        confidence: flowPages.length > 1 ? 'medium' : 'low',
+        why:
+          `${pathOf(protectedUrl)} and the same-origin links on it that answered 2xx with the session` +
+          (nav.skipped.length > 0 ? `; skipped as logout or side effect: ${nav.skipped.slice(0, 5).join(', ')}` : '') +
+          (dropped.length > 0 ? `; left out: ${dropped.join(', ')}` : ''),
+        edit: 'flow: the pages a logged-in user visits, in order (or --page PATH, repeatable)',
+      });
+    } else {
+      findings.push({ item: 'Navigation', value: flowPages.join(', '), confidence: 'low', why: 'an API answer has no links to follow', edit: 'flow: the calls a logged-in client makes (or --page PATH, repeatable)' });
+    }
+  }
+
+  // 5. Who answers: a few fresh clients, then every answer seen so far.
+  const freshUrl = loginPage?.url ?? entryUrl;
+  for (let i = 0; i < FRESH_CLIENTS; i++) await p.browser().send('GET', freshUrl, { follow: false });
+  const sessionNames = new Set([...(login?.sessionCookies ?? [])]);
+  const header = findBackendHeader(p.observed);
+  const affinity = findAffinityCookie(p.observed, sessionNames);
+  findings.push(header?.finding ?? { item: 'Backend header', value: null, confidence: 'not found', why: `no header on ${p.observed.length} answers names a backend (X-Served-By, X-Backend, X-Upstream, Server, Via...)`, edit: 'session.servedByHeader: a header your pods set with their name' });
+  findings.push(affinity?.finding ?? { item: 'Affinity cookie', value: null, confidence: 'not found', why: 'no cookie is a known affinity cookie (AWSALB, SERVERID, route, INGRESSCOOKIE, __cflb...), set on every answer, or repeated across clients', edit: "session.keepCookies: your balancer's affinity cookie, if any" });
+  if (header === null && affinity !== null && affinity.namesBackend) {
+    findings.push({ item: 'Backend identity', value: `cookie ${affinity.name}`, confidence: affinity.finding.confidence, why: 'no header names the backend: a run reads it from this cookie' });
+  }
+
+  const scenario = buildScenario({ o, origin, loginPage, form, jsonLogin, login, rules, flowPages, header: header?.name ?? null, affinity: affinity?.name ?? null });
+  comments.push(...scenarioComments(scenario, findings));
+  return { findings, scenario, comments, requests: p.requests, loginWorks: login === null ? null : login.works };
+}
+
+/** The scenario's `session` rules for a signal. */
+function rulesOf(signal: LostSignal | null): { loginPath?: string; lostStatus?: number[]; lostBodyMatch?: string } {
+  if (signal === null) return {};
+  switch (signal.kind) {
+    case 'redirect':
+      return { loginPath: signal.loginPath };
+    case 'status':
+      return { lostStatus: signal.status === 401 ? [401] : [401, signal.status] };
+    case 'body':
+      return { lostBodyMatch: signal.pattern };
+    case 'none':
+      return {};
+  }
+}
+
+/** Logs in once through the form from a fresh client, as the scenario's login steps will. */
+async function formLogin(p: Prober, pageUrl: string, found: LoginForm, user: Credential): Promise<LoggedIn> {
+  const b = p.browser();
+  const page = (await b.send('GET', pageUrl, { phase: 'login' })).final;
+  const form = hasLoginForm(page) ?? found;
+  const before = new Map<string, string>();
+  for (const n of b.jar.names(form.actionUrl)) before.set(n, b.jar.valueFor(n, form.actionUrl) ?? '');
+  const fields = new URLSearchParams(hiddenInputs(page.body, pathOf(form.actionUrl), page.url));
+  for (const [k, v] of form.extra) fields.set(k, v);
+  if (form.usernameField !== null) fields.set(form.usernameField, user.username);
+  fields.set(form.passwordField, user.password);
+  const post = (await b.send(form.method, form.actionUrl, { body: fields.toString(), contentType: 'application/x-www-form-urlencoded', follow: false, phase: 'login' })).final;
+  const set = cookiesSet(post.setCookies);
+  const renewed = [...set.keys()].filter((n) => before.has(n) && before.get(n) !== set.get(n));
+  // Set anew or renewed by the login: a cookie set again with the same value (a balancer's, on every
+  // answer) is not the session.
+  let sessionCookies = [...set.keys()].filter((n) => !NOT_SESSION.test(n) && (!before.has(n) || renewed.includes(n)));
+  const base = { browser: b, token: null, status: post.status, location: post.location };
+  const setText = set.size > 0 ? `; it set ${[...set.keys()].map((n) => (renewed.includes(n) ? `${n} (renewed)` : n)).join(', ')}` : '; it set no cookie';
+  if (post.status >= 300 && post.status < 400 && post.location !== null) {
+    const to = new URL(post.location, form.actionUrl);
+    const rejected = (what: string): LoggedIn => ({ ...base, works: false, why: `the login answered ${post.status} to ${to.pathname}${to.search}${what}: the app rejected the credentials`, landing: null, landingAnswer: null, sessionCookies: [] });
+    if (/[?&](?:error|failed|fail|invalid)\b/i.test(to.search)) return rejected('');
+    // Where the login sends the user tells: the app's page, or the login form again (the form may sit on
+    // the protected page itself, so the path alone does not).
+    const landing = to.origin === new URL(pageUrl).origin ? (await b.send('GET', to.href, { phase: 'logged-in' })).final : null;
+    if (landing !== null && (hasLoginForm(landing) !== null || landing.status >= 400)) return rejected(`, which answered ${landing.status}${landing.status < 300 ? ' with the login form again' : ''}`);
+    if (sessionCookies.length === 0) sessionCookies = [...before.keys()].filter((n) => SESSION_ID_COOKIES.has(n));
+    return { ...base, works: true, why: `${form.method} ${pathOf(form.actionUrl)} answered ${post.status} to ${to.pathname}${setText}`, landing: to.href, landingAnswer: landing, sessionCookies };
+  }
+  if (post.status >= 200 && post.status < 300) {
+    if (hasLoginForm(post) !== null) return { ...base, works: false, why: `the login answered ${post.status} with the login form again: the app rejected the credentials`, landing: null, landingAnswer: null, sessionCookies: [] };
+    if (sessionCookies.length === 0) sessionCookies = [...before.keys()].filter((n) => SESSION_ID_COOKIES.has(n));
+    return { ...base, works: true, why: `${form.method} ${pathOf(form.actionUrl)} answered ${post.status} with a page without the login form${setText}`, landing: post.url, landingAnswer: post, sessionCookies };
+  }
+  const hint = post.status === 403 || post.status === 419 || post.status === 422 ? ' (a CSRF check? the form was posted with every hidden field of the page)' : '';
+  return { ...base, works: false, why: `the login answered ${post.status}${hint}`, landing: null, landingAnswer: null, sessionCookies: [] };
+}
+
+/** Tries a JSON login at each endpoint in turn: the first that answers other than 404/405 is the one. */
+async function jsonLoginAt(p: Prober, endpoints: readonly string[], user: Credential): Promise<{ url: string; fields: [string, string]; outcome: LoggedIn } | null> {
+  for (const url of endpoints) {
+    for (const fields of [['username', 'password'], ['email', 'password']] as [string, string][]) {
+      const b = p.browser();
+      const r = (await b.send('POST', url, { body: JSON.stringify({ [fields[0]]: user.username, [fields[1]]: user.password }), contentType: 'application/json', headers: { accept: 'application/json' }, follow: false, phase: 'login' })).final;
+      if (r.status === 404 || r.status === 405 || (r.status >= 300 && r.status < 400)) break;
+      if ((r.status === 400 || r.status === 422) && fields[0] === 'username') continue;
+      const set = cookiesSet(r.setCookies);
+      const token = r.status >= 200 && r.status < 300 && isJson(r) ? tokenPath(r.body) : null;
+      const base = { browser: b, status: r.status, location: r.location, landing: null, landingAnswer: null };
+      if (r.status >= 200 && r.status < 300 && (token !== null || set.size > 0)) {
+        const value = token !== null ? String(token.path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], JSON.parse(r.body))) : '';
+        return {
+          url,
+          fields,
+          outcome: {
+            ...base,
+            works: true,
+            why: `POST ${pathOf(url)} answered ${r.status}${token !== null ? ` with a token at ${token.path}` : ''}${set.size > 0 ? `; it set ${[...set.keys()].join(', ')}` : ''}`,
+            sessionCookies: token !== null ? [] : [...set.keys()].filter((n) => !NOT_SESSION.test(n)),
+            token: token !== null ? { ...token, value } : null,
+          },
+        };
+      }
+      if (r.status === 401 || r.status === 403 || (r.status >= 200 && r.status < 300)) {
+        return { url, fields, outcome: { ...base, works: false, why: `POST ${pathOf(url)} answered ${r.status}${r.status < 300 ? ' without a token or a cookie' : ''}: the credentials were not accepted`, sessionCookies: [], token: null } };
+      }
+      break;
+    }
+  }
+  return null;
+}
+
+interface ScenarioParts {
+  o: DiscoverOptions;
+  origin: string;
+  loginPage: Seen | null;
+  form: LoginForm | null;
+  jsonLogin: { url: string; fields: [string, string] } | null;
+  login: LoginOutcome | null;
+  rules: { loginPath?: string; lostStatus?: number[]; lostBodyMatch?: string };
+  flowPages: string[];
+  header: string | null;
+  affinity: string | null;
+}
+
+/** A step's URL: a path on the target's origin, or the whole URL on another (an identity provider). */
+const stepUrl = (url: string, origin: string): string => (new URL(url).origin === origin ? pathAndQuery(url) : url);
+
+function buildScenario(x: ScenarioParts): ScenarioFile {
+  const { origin } = x;
+  const login: StepFile[] = [];
+  const authHeaders = x.login?.token != null ? { authorization: `${x.login.token.type} {{token}}` } : undefined;
+  if (x.form !== null && x.loginPage !== null) {
+    const form: Record<string, string> = {};
+    if (x.form.usernameField !== null) form[x.form.usernameField] = '{{username}}';
+    form[x.form.passwordField] = '{{password}}';
+    for (const [k, v] of x.form.extra) form[k] = v;
+    const expect = x.login?.works
+      ? x.login.status >= 300 && x.login.status < 400 && x.login.landing !== null
+        ? { status: x.login.status, location: stepUrl(x.login.landing, origin).split('?')[0]! }
+        : { status: x.login.status }
+      : undefined;
+    login.push({ get: stepUrl(x.loginPage.url, origin) });
+    login.push({
+      [x.form.method === 'GET' ? 'get' : 'post']: stepUrl(x.form.actionUrl, origin),
+      ...(x.form.hidden.length > 0 ? { hiddenInputs: true } : {}),
+      form,
+      // The login answer itself is judged: following its redirect could land on another replica.
+      followRedirects: false,
+      ...(expect !== undefined ? { expect } : {}),
+    } as StepFile);
+  } else if (x.jsonLogin !== null) {
+    const [u, pw] = x.jsonLogin.fields;
+    login.push({
+      post: stepUrl(x.jsonLogin.url, origin),
+      json: { [u]: '{{username}}', [pw]: '{{password}}' },
+      expect: { status: x.login?.works ? x.login.status : 200 },
+      ...(x.login?.token != null ? { extract: { token: { json: x.login.token.path } } } : {}),
+    } as StepFile);
+  }
+  const flow: StepFile[] = (x.flowPages.length > 0 ? x.flowPages : [pathAndQuery(x.o.url)]).map((path) => ({ get: path, ...(authHeaders !== undefined ? { headers: authHeaders } : {}) }));
+  const session: NonNullable<ScenarioFile['session']> = {
+    ...x.rules,
+    ...(x.header !== null ? { servedByHeader: x.header } : {}),
+    ...(x.affinity !== null && x.affinity !== 'JSESSIONID' ? { keepCookies: [x.affinity] } : {}),
+    ...(x.login?.sessionCookies.length ? { sessionCookies: x.login.sessionCookies } : {}),
+  };
+  const host = new URL(origin).host;
+  return {
+    name: `${host}: log in, then ${flow.map((s) => s.get).join(' ')}`,
+    target: origin,
+    ...(Object.keys(session).length > 0 ? { session } : {}),
+    users: [x.o.user !== null ? { username: x.o.user.username, password: x.o.user.password } : { username: 'CHANGE_ME', password: 'CHANGE_ME' }],
+    ...(login.length > 0 ? { login } : {}),
+    flow,
+  };
+}
+
+/** The comments of the written file: each finding next to the lines it decided. */
+function scenarioComments(s: ScenarioFile, findings: readonly Finding[]): ScenarioComment[] {
+  const f = (item: string): Finding | undefined => findings.find((x) => x.item === item);
+  const note = (x: Finding | undefined): string => (x === undefined ? '' : `${x.confidence}: ${x.why}`);
+  const out: ScenarioComment[] = [];
+  const add = (path: (string | number)[], text: string): void => {
+    if (text !== '') out.push({ path, text });
+  };
+  const sess = s.session ?? {};
+  if (sess.loginPath !== undefined || sess.lostStatus !== undefined || sess.lostBodyMatch !== undefined) {
+    const key = sess.loginPath !== undefined ? 'loginPath' : sess.lostStatus !== undefined ? 'lostStatus' : 'lostBodyMatch';
+    add(['session', key], `How this app says the session is gone (${note(f('Lost session'))})`);
+  }
+  if (sess.servedByHeader !== undefined) add(['session', 'servedByHeader'], `The backend that answered (${note(f('Backend header'))})`);
+  if (sess.keepCookies !== undefined) add(['session', 'keepCookies'], `The balancer's affinity cookie: kept when a user logs in again (${note(f('Affinity cookie'))})`);
+  if (sess.sessionCookies !== undefined) add(['session', 'sessionCookies'], `Watched for silent regeneration (${note(f('Session cookie'))})`);
+  add(['users'], 'CHANGE: the accounts the virtual users log in with, or { file: users.csv } (username,password).\nThis file holds a password: keep it out of version control, or use a users file.');
+  if (s.login !== undefined) add(['login'], `Run once per virtual user, and again after each lost session (${note(f('Login form') ?? f('Login'))})`);
+  const nav = f('Navigation');
+  add(['flow'], `CHANGE: the pages a logged-in user visits, looped${nav !== undefined ? ` (${note(nav)})` : ''}`);
+  return out;
+}
+
