@@ -236,7 +236,9 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
   let loginPage: Seen | null = null;
   let form: LoginForm | null = null;
   let formWhere = '';
-  const candidates = o.loginUrl !== null ? [at(o.loginUrl)] : [entryUrl, ...COMMON_LOGIN_PATHS.map((x) => origin + x)];
+  // An API (a JSON answer, 405 to a GET, an /api/ path) has no login page to look for.
+  const api = isJson(entry.final) || entry.final.status === 405 || /\/api(?:\/|$)/i.test(pathOf(entryUrl));
+  const candidates = o.loginUrl !== null ? [at(o.loginUrl)] : [entryUrl, ...(api ? [] : COMMON_LOGIN_PATHS.map((x) => origin + x))];
   for (const c of candidates) {
     const r = c === entryUrl ? entry : await anon.send('GET', c);
     const found = hasLoginForm(r.final);
@@ -282,7 +284,7 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
         item: 'Login',
         value: null,
         confidence: 'not found',
-        why: `no form with a password field at the URL or at ${COMMON_LOGIN_PATHS.length} common login paths; a JSON login can only be tried with credentials`,
+        why: `no form with a password field at the URL${api ? ' (an API)' : ` or at ${COMMON_LOGIN_PATHS.length} common login paths`}; a JSON login can only be tried with credentials`,
         edit: 'login: the request that logs in (or pass --user NAME:PASSWORD, and --login PATH)',
       });
     } else {

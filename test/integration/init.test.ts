@@ -81,6 +81,11 @@ describe('init finds the login and the lost-session signal; run counts what the 
     const c = await runCli(['check', i.file]);
     expect(c.code, c.stdout).toBe(0);
     expect(c.stdout).toContain('the loss rule fires (session.lostStatus)');
+    // Pages named with --page are the flow, the first one probed for the signal.
+    const named = await init(`${a.url}/api/auth/login`, `alice:${APP_USERS['alice']}`, ['--page', '/api/orders', '--page', '/api/me']);
+    expect(named.code, named.stderr).toBe(0);
+    expect(loadScenario(named.file).flow.map((x) => x.url.source)).toEqual(['/api/orders', '/api/me']);
+    expect(named.stderr).not.toContain('GET /signin');
 
     a.balance = 'round-robin';
     const before = a.totals();
@@ -186,6 +191,15 @@ describe('init finds the login and the lost-session signal; run counts what the 
     expect(s.flow.map((x) => x.url.source)).toEqual(['/home', '/owners', '/vets']);
     const c = await runCli(['check', i.file]);
     expect(c.code, c.stdout).toBe(0);
+    // run --validate is check with run's flags.
+    const v = await runCli(['run', i.file, '--validate']);
+    expect(v.code, v.stdout).toBe(0);
+    expect(v.stdout).toContain('Without the session (SESSION), GET /home → 302 /login: the loss rule fires');
+    // A bounded handful of requests, each listed on stderr.
+    const probes = i.stderr.split('\n').filter((x) => /^\s+(GET|POST) /.test(x)).length;
+    expect(probes).toBeGreaterThan(5);
+    expect(probes).toBeLessThanOrEqual(48);
+    expect(readFileSync(i.file, 'utf8')).toContain(`(${probes} requests)`);
 
     const misses = l.stats().totals.sessionMisses;
     const r = await runFile(i.file, ['-d', '3s', '-c', '6', '--at', `1s=${labControlCommand(l.url, 'restart/1', process.env)}`]);
