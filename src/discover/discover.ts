@@ -234,6 +234,8 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
   const anon = p.browser();
   const entry = await anon.send('GET', entryUrl);
   let loginPage: Seen | null = null;
+  /** The app's page whose redirects led to the login page (the start of an identity provider's flow). */
+  let loginEntry: string | null = null;
   let form: LoginForm | null = null;
   let formWhere = '';
   // An API (a JSON answer, 405 to a GET, an /api/ path) has no login page to look for.
@@ -244,6 +246,8 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
     const found = hasLoginForm(r.final);
     if (found !== null) {
       loginPage = r.final;
+      // The last page of the app on the way (Spring's /oauth2/authorization/x, or the protected page itself).
+      loginEntry = [...r.chain].reverse().find((h) => new URL(h.url).origin === origin)?.url ?? r.chain[0]!.url;
       form = found;
       const viaRedirect = r.chain.length > 1 ? ` (reached by a redirect from ${pathAndQuery(r.chain[0]!.url)})` : '';
       formWhere = c === entryUrl ? `at the URL given${viaRedirect}` : o.loginUrl !== null ? 'at --login' : `at ${pathOf(c)}, a common login path${viaRedirect}`;
@@ -251,7 +255,8 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
     }
     if (o.loginUrl !== null) break;
   }
-  if (loginPage !== null && form !== null && pathOf(form.actionUrl) !== pathOf(loginPage.url) && new URL(form.actionUrl).origin === new URL(loginPage.url).origin && o.loginUrl === null) {
+  const crossOriginLogin = loginPage !== null && new URL(loginPage.url).origin !== origin;
+  if (!crossOriginLogin && loginPage !== null && form !== null && pathOf(form.actionUrl) !== pathOf(loginPage.url) && new URL(form.actionUrl).origin === origin && new URL(form.actionUrl).search === '' && o.loginUrl === null) {
     // The form sits on a protected page (rendered in place of it): its action's own page, when it shows
     // the form, is the login page a user would bookmark, and the one the scenario opens.
     const own = (await anon.send('GET', form.actionUrl)).final;
@@ -259,10 +264,10 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
     if (ownForm !== null && ownForm.passwordField === form.passwordField) {
       formWhere += `, and at ${pathOf(own.url)}, where it posts (the login page)`;
       loginPage = own;
+      loginEntry = own.url;
       form = ownForm;
     }
   }
-  const crossOriginLogin = loginPage !== null && new URL(loginPage.url).origin !== origin;
   let jsonLogin: { url: string; fields: [string, string] } | null = null;
   let login: LoggedIn | null = null;
 
@@ -274,7 +279,7 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
       why: `${formWhere}: ${form.why}${form.csrf.length > 0 ? `; ${form.csrf.join(', ')} look${form.csrf.length === 1 ? 's' : ''} like a CSRF token, sent from the page at each login` : ''}${crossOriginLogin ? `; on another origin (${new URL(loginPage.url).origin}): an identity provider` : ''}`,
       ...(form.usernameField === null ? { edit: 'login[1].form: add the username field' } : {}),
     });
-    if (o.user !== null) login = await formLogin(p, loginPage.url, form, o.user);
+    if (o.user !== null) login = await formLogin(p, crossOriginLogin ? loginEntry! : loginPage.url, form, o.user, crossOriginLogin ? origin : null);
   } else {
     // No form: an API. Try the URL itself when it names a login, then the usual endpoints.
     const looksLikeLogin = /log-?in|sign-?in|auth|session|token/i.test(pathOf(entryUrl));
@@ -339,8 +344,11 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
   const browser = login?.works ? login.browser : undefined;
   if (login !== null && browser !== undefined) {
     const named = o.pages.map(at);
-    let candidatesForProtected = named.length > 0 ? named : login.landing !== null ? [login.landing] : [];
-    if (candidatesForProtected.length === 0) candidatesForProtected = COMMON_API_PAGES.map((x) => origin + x);
+    // The pages named; else the landing page, then the URL given (a landing page such as / may be
+    // public); else, for an API, the usual "who am I" endpoints.
+    const fallback = login.landing !== null ? [...new Set([login.landing, entryUrl])] : COMMON_API_PAGES.map((x) => origin + x);
+    const candidatesForProtected = named.length > 0 ? named.slice(0, 1) : fallback;
+    const apiGuess = named.length === 0 && login.landing === null;
     for (const c of candidatesForProtected) {
       // Not followed: the signal may be the redirect itself. A redirect to another page of the app with
       // the session (/ to /dashboard/) is followed by hand.
@@ -352,23 +360,18 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
         url = next.href;
         w = (await browser.send('GET', url, { headers: s.headers, follow: false, phase: 'logged-in' })).final;
       }
-      if (w.status >= 200 && w.status < 300) {
-        protectedUrl = url;
-        withSessionAnswer = w;
+      // An API guess that is not there (404) is no page at all; try the next one.
+      if (apiGuess && (w.status < 200 || w.status >= 300)) continue;
+      protectedUrl = url;
+      withSessionAnswer = w;
+      if (w.status >= 300) {
+        signal = { kind: 'none', why: `${pathOf(url)} answered ${w.status} even with the session${w.location !== null ? ` (to ${w.location})` : ''}: the session did not last one request (several replicas without shared sessions? run init against one replica, or name a page with --page)` };
         break;
       }
-      if (named.length > 0 || login.landing !== null) {
-        protectedUrl = url;
-        withSessionAnswer = w;
-        break;
-      }
-    }
-    if (protectedUrl !== null && withSessionAnswer !== null) {
-      const without = (await browser.send('GET', protectedUrl, { follow: false, dropCookies: s.drop, phase: 'anonymous', keepJar: true })).final;
-      signal = lostSessionSignal(withSessionAnswer, without, loginPage !== null ? pathOf(loginPage.url) : null, form !== null ? pathOf(form.actionUrl) : null);
-      if (withSessionAnswer.status >= 300) {
-        signal = { kind: 'none', why: `${pathOf(protectedUrl)} answered ${withSessionAnswer.status} even with the session${withSessionAnswer.location !== null ? ` (to ${withSessionAnswer.location})` : ''}: the session did not last one request (several replicas without shared sessions? run init against one replica, or name a page with --page)` };
-      }
+      const without = (await browser.send('GET', url, { follow: false, dropCookies: s.drop, phase: 'anonymous', keepJar: true })).final;
+      signal = lostSessionSignal(w, without, loginPage !== null ? pathOf(loginPage.url) : null, form !== null ? pathOf(form.actionUrl) : null);
+      // A page that is the same without the session is public: the next candidate may be protected.
+      if (signal.kind !== 'none') break;
     }
   }
   const unverified = signal === null || signal.kind === 'none';
@@ -392,7 +395,7 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
   }
 
   // 4. Navigation: the pages named, else the landing page's links, each checked with the session.
-  const rules = rulesOf(signal);
+  const rules: ReturnType<typeof rulesOf> = rulesOf(signal);
   // As a run compiles it: without a loginPath, the first login step's path is the login page.
   const loginPath = rules.loginPath ?? (loginPage !== null ? pathOf(loginPage.url) : jsonLogin !== null ? pathOf(jsonLogin.url) : undefined);
   const firesOn = (a: Answer): boolean =>
@@ -443,7 +446,12 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
     findings.push({ item: 'Backend identity', value: `cookie ${affinity.name}`, confidence: affinity.finding.confidence, why: 'no header names the backend: a run reads it from this cookie' });
   }
 
-  const scenario = buildScenario({ o, origin, loginPage, form, jsonLogin, login, rules, flowPages, header: header?.name ?? null, affinity: affinity?.name ?? null });
+  if (crossOriginLogin && form !== null && loginPage !== null && rules.lostBodyMatch === undefined) {
+    // The identity provider's form, answered again to the login's POST, is a failed login (not a page
+    // of the app): the rule a run checks the last login step with.
+    rules.lostBodyMatch = loginFormPattern(pathOf(form.actionUrl), pathOf(loginPage.url));
+  }
+  const scenario = buildScenario({ o, origin, loginPage, loginEntry: crossOriginLogin ? loginEntry : null, form, jsonLogin, login, rules, flowPages, header: header?.name ?? null, affinity: affinity?.name ?? null });
   comments.push(...scenarioComments(scenario, findings));
   return { findings, scenario, comments, requests: p.requests, loginWorks: login === null ? null : login.works };
 }
@@ -463,18 +471,43 @@ function rulesOf(signal: LostSignal | null): { loginPath?: string; lostStatus?: 
   }
 }
 
-/** Logs in once through the form from a fresh client, as the scenario's login steps will. */
-async function formLogin(p: Prober, pageUrl: string, found: LoginForm, user: Credential): Promise<LoggedIn> {
+/**
+ * Logs in once through the form from a fresh client, as the scenario's login steps will. With an identity
+ * provider (`appOrigin` set), it starts from the app's page that leads there and follows the POST's
+ * redirects back to the app, as a browser does; the session is what the app's origin set on the way.
+ */
+async function formLogin(p: Prober, startUrl: string, found: LoginForm, user: Credential, appOrigin: string | null): Promise<LoggedIn> {
   const b = p.browser();
-  const page = (await b.send('GET', pageUrl, { phase: 'login' })).final;
+  const page = (await b.send('GET', startUrl, { phase: 'login' })).final;
   const form = hasLoginForm(page) ?? found;
+  const cookieOrigin = appOrigin ?? form.actionUrl;
   const before = new Map<string, string>();
-  for (const n of b.jar.names(form.actionUrl)) before.set(n, b.jar.valueFor(n, form.actionUrl) ?? '');
+  for (const n of b.jar.names(cookieOrigin)) before.set(n, b.jar.valueFor(n, cookieOrigin) ?? '');
   const fields = new URLSearchParams(hiddenInputs(page.body, pathOf(form.actionUrl), page.url));
   for (const [k, v] of form.extra) fields.set(k, v);
   if (form.usernameField !== null) fields.set(form.usernameField, user.username);
   fields.set(form.passwordField, user.password);
-  const post = (await b.send(form.method, form.actionUrl, { body: fields.toString(), contentType: 'application/x-www-form-urlencoded', follow: false, phase: 'login' })).final;
+  const sent = await b.send(form.method, form.actionUrl, { body: fields.toString(), contentType: 'application/x-www-form-urlencoded', follow: appOrigin !== null, phase: 'login' });
+  if (appOrigin !== null) {
+    const final = sent.final;
+    const setOnApp = new Map<string, string>();
+    for (const h of sent.chain) if (new URL(h.url).origin === appOrigin) for (const [k, v] of cookiesSet(h.setCookies)) setOnApp.set(k, v);
+    const sessionCookies = [...setOnApp.keys()].filter((n) => !NOT_SESSION.test(n) && (!before.has(n) || before.get(n) !== setOnApp.get(n)));
+    const base = { browser: b, token: null, status: final.status, location: final.location };
+    const back = new URL(final.url).origin === appOrigin;
+    if (!back || final.status >= 300 || hasLoginForm(final) !== null) {
+      return { ...base, works: false, why: `the identity provider's login ended at ${new URL(final.url).origin}${pathOf(final.url)} (${final.status}${hasLoginForm(final) !== null ? ', the login form again' : ''}): the credentials were not accepted`, landing: null, landingAnswer: null, sessionCookies: [] };
+    }
+    return {
+      ...base,
+      works: true,
+      why: `the identity provider sent the user back to the app (${sent.chain.length - 1} redirects, then ${final.status} at ${pathOf(final.url)}); the app set ${sessionCookies.join(', ') || 'no cookie'}`,
+      landing: final.url,
+      landingAnswer: final,
+      sessionCookies,
+    };
+  }
+  const post = sent.final;
   const set = cookiesSet(post.setCookies);
   const renewed = [...set.keys()].filter((n) => before.has(n) && before.get(n) !== set.get(n));
   // Set anew or renewed by the login: a cookie set again with the same value (a balancer's, on every
@@ -488,7 +521,7 @@ async function formLogin(p: Prober, pageUrl: string, found: LoginForm, user: Cre
     if (/[?&](?:error|failed|fail|invalid)\b/i.test(to.search)) return rejected('');
     // Where the login sends the user tells: the app's page, or the login form again (the form may sit on
     // the protected page itself, so the path alone does not).
-    const landing = to.origin === new URL(pageUrl).origin ? (await b.send('GET', to.href, { phase: 'logged-in' })).final : null;
+    const landing = to.origin === new URL(startUrl).origin ? (await b.send('GET', to.href, { phase: 'logged-in' })).final : null;
     if (landing !== null && (hasLoginForm(landing) !== null || landing.status >= 400)) return rejected(`, which answered ${landing.status}${landing.status < 300 ? ' with the login form again' : ''}`);
     if (sessionCookies.length === 0) sessionCookies = [...before.keys()].filter((n) => SESSION_ID_COOKIES.has(n));
     return { ...base, works: true, why: `${form.method} ${pathOf(form.actionUrl)} answered ${post.status} to ${to.pathname}${setText}`, landing: to.href, landingAnswer: landing, sessionCookies };
@@ -540,6 +573,8 @@ interface ScenarioParts {
   o: DiscoverOptions;
   origin: string;
   loginPage: Seen | null;
+  /** With an identity provider: the app's page that leads to its login form. */
+  loginEntry: string | null;
   form: LoginForm | null;
   jsonLogin: { url: string; fields: [string, string] } | null;
   login: LoginOutcome | null;
@@ -561,18 +596,23 @@ function buildScenario(x: ScenarioParts): ScenarioFile {
     if (x.form.usernameField !== null) form[x.form.usernameField] = '{{username}}';
     form[x.form.passwordField] = '{{password}}';
     for (const [k, v] of x.form.extra) form[k] = v;
+    const idp = x.loginEntry !== null;
+    // An identity provider's action carries a per-login code (Keycloak's session_code): read it from the
+    // page at each login, as for any action with a query.
+    const dynamic = idp || new URL(x.form.actionUrl).search !== '';
     const expect = x.login?.works
-      ? x.login.status >= 300 && x.login.status < 400 && x.login.landing !== null
+      ? !idp && x.login.status >= 300 && x.login.status < 400 && x.login.landing !== null
         ? { status: x.login.status, location: stepUrl(x.login.landing, origin).split('?')[0]! }
         : { status: x.login.status }
       : undefined;
-    login.push({ get: stepUrl(x.loginPage.url, origin) });
+    login.push({ get: stepUrl(x.loginEntry ?? x.loginPage.url, origin), ...(dynamic ? { extract: { loginAction: { loginFormAction: true } } } : {}) } as StepFile);
     login.push({
-      [x.form.method === 'GET' ? 'get' : 'post']: stepUrl(x.form.actionUrl, origin),
+      [x.form.method === 'GET' ? 'get' : 'post']: dynamic ? '{{loginAction}}' : stepUrl(x.form.actionUrl, origin),
       ...(x.form.hidden.length > 0 ? { hiddenInputs: true } : {}),
       form,
-      // The login answer itself is judged: following its redirect could land on another replica.
-      followRedirects: false,
+      // The login answer itself is judged: following its redirect could land on another replica. An
+      // identity provider's answer is followed back to the app, as a browser does.
+      ...(idp ? {} : { followRedirects: false }),
       ...(expect !== undefined ? { expect } : {}),
     } as StepFile);
   } else if (x.jsonLogin !== null) {

@@ -324,7 +324,10 @@ export class StepRunner implements OutgoingRequest {
       } catch {
         next = null;
       }
-      if (next !== null && loginPaths.length > 0 && isLoginPath(next.pathname, loginPaths) && !this.expectsLocation(step, next)) {
+      // The first login step may be sent to the login page (a protected page that leads to an identity
+      // provider's form); any later step sent there was refused.
+      const toLogin = next !== null && loginPaths.length > 0 && isLoginPath(next.pathname, loginPaths) && !this.expectsLocation(step, next);
+      if (toLogin && (step.phase === 'flow' || step.index > 0 || !step.followRedirects)) {
         if (step.phase === 'flow') {
           collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, false, now);
           this.countLoggedInRequest(backend);
@@ -441,7 +444,7 @@ export class StepRunner implements OutgoingRequest {
     const all = step.extract;
     for (let i = 0; i < all.length; i++) {
       const x = all[i]!;
-      const value = x.kind === 'header' ? (ex.captured[h++] ?? null) : body !== null ? extractFromBody(x, body) : null;
+      const value = x.kind === 'header' ? (ex.captured[h++] ?? null) : body !== null ? extractFromBody(x, body, this.url!.href) : null;
       if (value === null) return `extract ${x.name}: no match`;
       // A match is a slice of the page: keeping the slice would keep the whole page (per VU, until the
       // next extraction), so the value is copied.

@@ -78,7 +78,8 @@ function compileStep(
       extract.push({ name, kind: 'regex', regex, group: spec.group ?? (captureGroups(regex) > 0 ? 1 : 0) });
     } else if ('header' in spec) extract.push({ name, kind: 'header', header: spec.header.toLowerCase() });
     else if ('json' in spec) extract.push({ name, kind: 'json', path: parseJsonPath(spec.json) });
-    else extract.push({ name, kind: 'input', regex: inputValueRegex(spec.input) });
+    else if ('input' in spec) extract.push({ name, kind: 'input', regex: inputValueRegex(spec.input) });
+    else extract.push({ name, kind: 'login-form-action' });
   }
 
   const status = raw.expect?.status;

@@ -68,8 +68,23 @@ export function jsonPath(value: unknown, path: readonly string[]): string | null
   return typeof cur === 'string' ? cur : JSON.stringify(cur);
 }
 
-/** Applies a body extractor (regex, json, input) to a page; null when it finds nothing. */
-export function extractFromBody(x: Exclude<Extractor, { kind: 'header' }>, body: string): string | null {
+/**
+ * The absolute URL the page's login form (its first form with a password field) posts to, entities
+ * decoded; the page's own URL for a form without an action. Null when the page has no such form.
+ */
+export function loginFormAction(html: string, pageUrl: string): string | null {
+  const form = parseHtml(html).forms.find(hasPasswordField);
+  if (form === undefined) return null;
+  try {
+    return new URL(form.action ?? '', pageUrl).href;
+  } catch {
+    return null;
+  }
+}
+
+/** Applies a body extractor (regex, json, input, login form action) to a page got from `pageUrl`; null when it finds nothing. */
+export function extractFromBody(x: Exclude<Extractor, { kind: 'header' }>, body: string, pageUrl: string): string | null {
+  if (x.kind === 'login-form-action') return loginFormAction(body, pageUrl);
   if (x.kind === 'json') {
     try {
       return jsonPath(JSON.parse(body), x.path);

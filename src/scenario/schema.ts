@@ -30,6 +30,8 @@ function defineFileSchema(z: typeof Z) {
     z.strictObject({ header: z.string().min(1) }),
     z.strictObject({ json: z.string().min(1) }),
     z.strictObject({ input: z.string().min(1) }),
+    /** The URL the page's login form posts to (an identity provider's carries a per-login code). */
+    z.strictObject({ loginFormAction: z.literal(true) }),
   ]);
 
   const StepSchema = z

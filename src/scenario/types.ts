@@ -10,7 +10,8 @@ export type Extractor =
   | { readonly name: string; readonly kind: 'regex'; readonly regex: RegExp; readonly group: number }
   | { readonly name: string; readonly kind: 'header'; readonly header: string }
   | { readonly name: string; readonly kind: 'json'; readonly path: readonly string[] }
-  | { readonly name: string; readonly kind: 'input'; readonly regex: RegExp };
+  | { readonly name: string; readonly kind: 'input'; readonly regex: RegExp }
+  | { readonly name: string; readonly kind: 'login-form-action' };
 
 export type StepBody =
   | { readonly kind: 'none' }

@@ -309,3 +309,130 @@ export async function startApp(kind: AppKind, o: { replicas?: number } = {}): Pr
   (app as { url: string }).url = app.server.url;
   return app;
 }
+
+/** The OIDC app's identity provider, Keycloak-like: its own origin, a per-login code in the form's action. */
+export interface IdpApp extends App {
+  readonly idpUrl: string;
+}
+
+/**
+ * An app that logs users in through an identity provider on another origin (127.0.0.2), as an
+ * OpenID Connect client behind Keycloak does (Spring Security's oauth2Login): a protected page without a
+ * session redirects to /oauth2/authorization/demo, which redirects to the provider's authorize URL (state
+ * in a cookie); the provider's form posts to an action whose query holds a single-use session_code; its
+ * answer redirects to the app's /callback with a code, where the app's replica makes the session, then
+ * to the public /. Sessions in each replica's memory, as for the other apps.
+ */
+export async function startIdpApp(o: { replicas?: number } = {}): Promise<IdpApp> {
+  const authSessions = new Map<string, { redirect: string; state: string }>();
+  const codes = new Map<string, string>();
+  const ssoSessions = new Map<string, string>();
+  const idp = await startServer(async (req, res) => {
+    const u = new URL(req.url ?? '/', 'http://idp.invalid');
+    const cookies = cookiesOf(req);
+    const form = (error: string, redirect: string, state: string): void => {
+      const sc = newId();
+      authSessions.set(sc, { redirect, state });
+      send(
+        res,
+        200,
+        HTML,
+        page(
+          'Sign in to demo',
+          `${error}<form id="kc-form-login" onsubmit="login.disabled = true; return true;" action="/realms/demo/login-actions/authenticate?session_code=${sc}&amp;execution=${newId()}&amp;client_id=app&amp;tab_id=${newId().slice(0, 11)}" method="post">` +
+            '<input tabindex="1" id="username" name="username" value="" type="text" autofocus autocomplete="off"><input tabindex="2" id="password" name="password" type="password" autocomplete="off">' +
+            '<input type="hidden" id="id-hidden-input" name="credentialId"><input tabindex="4" name="login" id="kc-login" type="submit" value="Sign In"></form>',
+        ),
+        { 'set-cookie': `AUTH_SESSION_ID=${newId()}; Path=/realms/demo/; HttpOnly` },
+      );
+    };
+    if (u.pathname === '/realms/demo/protocol/openid-connect/auth') {
+      const back = u.searchParams.get('redirect_uri') ?? '';
+      const state = u.searchParams.get('state') ?? '';
+      const sso = cookies['KEYCLOAK_SESSION'] !== undefined ? ssoSessions.get(cookies['KEYCLOAK_SESSION']) : undefined;
+      if (sso !== undefined) {
+        const code = newId();
+        codes.set(code, sso);
+        return redirect(res, `${back}?state=${state}&code=${code}`);
+      }
+      return form('', back, state);
+    }
+    if (u.pathname === '/realms/demo/login-actions/authenticate' && req.method === 'POST') {
+      const auth = authSessions.get(u.searchParams.get('session_code') ?? '');
+      if (auth === undefined) return send(res, 400, HTML, page('Error', 'Your login attempt timed out. Login will start from the beginning.'));
+      authSessions.delete(u.searchParams.get('session_code')!);
+      const f = new URLSearchParams(await readBody(req));
+      const name = f.get('username') ?? '';
+      if (APP_USERS[name] !== f.get('password')) return form('<span id="input-error">Invalid username or password.</span>', auth.redirect, auth.state);
+      const sso = newId();
+      ssoSessions.set(sso, name);
+      const code = newId();
+      codes.set(code, name);
+      return redirect(res, `${auth.redirect}?state=${auth.state}&session_state=${newId()}&code=${code}`, { 'set-cookie': `KEYCLOAK_SESSION=${sso}; Path=/realms/demo/` });
+    }
+    return send(res, 404, HTML, page('Not found', 'Not found'));
+  }, '127.0.0.2');
+
+  const replicas: ReplicaImpl[] = Array.from({ length: o.replicas ?? 2 }, (_v, i) => {
+    const sessions = new Map<string, string>();
+    const counts: ReplicaCounts = { protected: 0, lost: 0, logins: 0, loginFailures: 0 };
+    const handle: Handler = async (req, res) => {
+      const u = new URL(req.url ?? '/', `http://${req.headers.host}`);
+      const cookies = cookiesOf(req);
+      const app = `http://${req.headers.host}`;
+      if (u.pathname === '/callback') {
+        const name = codes.get(u.searchParams.get('code') ?? '');
+        if (name === undefined || u.searchParams.get('state') !== cookies['oidc_state']) {
+          counts.loginFailures++;
+          return send(res, 401, HTML, page('Error', 'invalid state or code'));
+        }
+        codes.delete(u.searchParams.get('code')!);
+        counts.logins++;
+        const id = newId();
+        sessions.set(id, name);
+        return redirect(res, '/', { 'set-cookie': [`APPSESSION=${id}; Path=/; HttpOnly`, 'oidc_state=; Path=/; Max-Age=0'] });
+      }
+      if (u.pathname === '/oauth2/authorization/demo') {
+        // Spring Security's OAuth2 login entry: the state in a cookie, then off to the provider.
+        const state = newId();
+        return redirect(res, `${idp.url}/realms/demo/protocol/openid-connect/auth?client_id=app&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(`${app}/callback`)}&state=${state}`, {
+          'set-cookie': `oidc_state=${state}; Path=/; HttpOnly`,
+        });
+      }
+      if (u.pathname === '/') return send(res, 200, HTML, page('Welcome', '<p>Welcome</p><a href="/home">Your account</a>'));
+      if (!['/home', '/orders', '/profile'].includes(u.pathname)) return send(res, 404, HTML, page('Not found', 'Not found'));
+      counts.protected++;
+      const user = cookies['APPSESSION'] !== undefined ? sessions.get(cookies['APPSESSION']) : undefined;
+      if (user === undefined) {
+        counts.lost++;
+        return redirect(res, '/oauth2/authorization/demo');
+      }
+      return send(res, 200, HTML, page(u.pathname, `<a href="/home">Home</a> <a href="/orders">Orders</a> <a href="/profile">Profile</a> <a href="${idp.url}/realms/demo/protocol/openid-connect/logout">Sign out</a><p>${user}</p>`));
+    };
+    return { name: `b${i + 1}`, counts, restart: () => sessions.clear(), handle };
+  });
+  let next = 0;
+  const front: IdpApp & { balance: App['balance'] } = {
+    url: '',
+    idpUrl: idp.url,
+    replicas,
+    balance: 'round-robin',
+    totals: () =>
+      replicas.reduce<ReplicaCounts>(
+        (a, r) => ({ protected: a.protected + r.counts.protected, lost: a.lost + r.counts.lost, logins: a.logins + r.counts.logins, loginFailures: a.loginFailures + r.counts.loginFailures }),
+        { protected: 0, lost: 0, logins: 0, loginFailures: 0 },
+      ),
+    close: async () => {
+      await server.close();
+      await idp.close();
+    },
+  };
+  const server = await startServer((req, res) => {
+    const r = front.balance === 'first' ? replicas[0]! : replicas[next++ % replicas.length]!;
+    r.handle(req, res).catch(() => {
+      if (!res.headersSent) send(res, 500, 'text/plain', 'error');
+    });
+  });
+  (front as { url: string }).url = server.url;
+  return front;
+}

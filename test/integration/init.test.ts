@@ -1,8 +1,9 @@
 /**
  * `init URL` against apps it has never seen, each with another framework's login and another way of
  * saying "no session": the lab (a redirect to /login), a JSON API (401 with a JSON body), a Django-like
- * app (200 with the login form), a Rails-like app whose logged-in pages have password fields, and an app
- * behind a balancer that pins users with a cookie of its own and names no backend. For each: init finds
+ * app (200 with the login form), a Rails-like app whose logged-in pages have password fields, an app
+ * behind a balancer that pins users with a cookie of its own and names no backend, and an OpenID Connect
+ * app whose login is an identity provider's form on another origin. For each: init finds
  * the login, the session and the signal; the file it writes loads unchanged; `check` walks it; and a
  * load run on a fleet that loses sessions counts exactly the losses the servers counted themselves.
  */
@@ -14,7 +15,7 @@ import { labControlCommand } from '../../src/cli/demo-rows.js';
 import { startLab, type Lab } from '../../src/lab/lab.js';
 import type { RunResult } from '../../src/result/schema.js';
 import { loadScenario } from '../../src/scenario/load.js';
-import { APP_USERS, FRONT_COOKIE, startApp, type App, type AppKind, type ReplicaCounts } from '../helpers/apps.js';
+import { APP_USERS, FRONT_COOKIE, startApp, startIdpApp, type App, type AppKind, type ReplicaCounts } from '../helpers/apps.js';
 import { runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-init-'));
@@ -176,6 +177,34 @@ describe('init finds the login and the lost-session signal; run counts what the 
     expectServersCount(r, served);
     expect(r.session.attribution.backendSource).toEqual({ kind: 'affinity-cookie', name: FRONT_COOKIE });
     expect(Object.keys(r.backends).sort()).toEqual(['b1', 'b2']);
+  });
+
+  it('an OpenID Connect app behind a Keycloak-like identity provider on another origin: the per-login action is read at each login', async () => {
+    const a = await startIdpApp();
+    apps.push(a);
+    a.balance = 'first';
+    const i = await init(`${a.url}/home`, `alice:${APP_USERS['alice']}`);
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stdout).toContain(`on another origin (${a.idpUrl}): an identity provider`);
+    expect(i.stdout).toMatch(/Credentials\s+they work/);
+    expect(i.stdout).toMatch(/Session cookie\s+APPSESSION\s+\[high\]/);
+    expect(i.stdout).toMatch(/Lost session\s+redirect to \/oauth2\/authorization\/demo\s+\[high\]/);
+    const s = loadScenario(i.file);
+    // The app's login entry, then the provider's form, posted where the page says (its session_code changes).
+    expect(s.login.map((x) => `${x.method} ${x.url.source}`)).toEqual(['GET /oauth2/authorization/demo', 'POST {{loginAction}}']);
+    expect(s.login[0]!.extract).toEqual([{ name: 'loginAction', kind: 'login-form-action' }]);
+    expect(s.flow.map((x) => x.url.source)).toEqual(['/home', '/orders', '/profile']);
+
+    const c = await runCli(['check', i.file]);
+    expect(c.code, c.stdout).toBe(0);
+    expect(c.stdout).toMatch(/GET \/callback\?.*302 → \/\s+set APPSESSION/);
+
+    a.balance = 'round-robin';
+    const before = a.totals();
+    const r = await runFile(i.file, ['-n', '400', '-c', '4']);
+    const served = delta(a.totals(), before);
+    expect(served.lost).toBeGreaterThan(0);
+    expectServersCount(r, served);
   });
 
   it('the lab: a redirect to /login, x-served-by, and its sticky balancer cookie', async () => {
