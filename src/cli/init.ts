@@ -82,11 +82,13 @@ export async function initCommand(io: Io, url: string, flags: InitFlags): Promis
   io.stdout.write(formatFindings(found, style));
 
   const shownName = flags.out ?? DEFAULT_SCENARIO_FILE;
+  // A scenario does not say --insecure: a self-signed app needs it on each command.
+  const insecure = flags.insecure ? ' --insecure' : '';
   const header = [
     `Written by session-bench init ${url} (${found.requests} requests), ${new Date().toISOString().slice(0, 10)}.`,
     'Each comment says what init found and how sure it was; lines marked CHANGE are yours to check.',
-    `Next: session-bench check ${shownName}    (one user, one pass, every step shown)`,
-    `Then: session-bench run ${shownName} -c 20 -d 1m`,
+    `Next: session-bench check ${shownName}${insecure}    (one user, one pass, every step shown)`,
+    `Then: session-bench run ${shownName} -c 20 -d 1m${insecure}`,
   ];
   if (flags.dryRun) {
     const users = found.scenario.users;
@@ -94,7 +96,7 @@ export async function initCommand(io: Io, url: string, flags: InitFlags): Promis
     io.stdout.write(`\n${scenarioYaml(shown, header, found.comments)}`);
   } else {
     await writeTextFile(out, scenarioYaml(found.scenario, header, found.comments), 0o600);
-    io.stdout.write(`\nWrote ${shownName}. Next:\n  session-bench check ${shownName}\n  session-bench run ${shownName} -c 20 -d 1m\n`);
+    io.stdout.write(`\nWrote ${shownName}. Next:\n  session-bench check ${shownName}${insecure}\n  session-bench run ${shownName} -c 20 -d 1m${insecure}\n`);
   }
   if (found.loginWorks === false) {
     io.stderr.write('session-bench: the login failed with these credentials: fix users: (or --user) before a run\n');
