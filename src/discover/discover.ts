@@ -214,6 +214,9 @@ export async function discover(o: DiscoverOptions): Promise<Discovery> {
   try {
     return await discoverWith(new Prober(http, o.onRequest), o);
   } catch (err) {
+    if (err instanceof DiscoveryBudgetSpent) {
+      throw new SessionBenchError(err.message, ExitCode.targetUnusable, 'name the login page with --login PATH and the pages with --page PATH, so that fewer requests are needed');
+    }
     if (err instanceof ProbeFailure) {
       throw new SessionBenchError(`the app did not answer: ${err.kind} (${err.message})`, ExitCode.targetUnusable, 'check the URL, that the app is running, and --insecure for a self-signed certificate');
     }
@@ -415,7 +418,15 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
       const dropped: string[] = [];
       for (const path of nav.paths.slice(0, NAV_PAGES + 2)) {
         if (flowPages.length > NAV_PAGES) break;
-        const a = (await browser.send('GET', origin + path, { headers: s.headers, follow: false, phase: 'logged-in' })).final;
+        let a: Seen;
+        try {
+          a = (await browser.send('GET', origin + path, { headers: s.headers, follow: false, phase: 'logged-in' })).final;
+        } catch (err) {
+          // A page that does not answer is left out of the flow, not the end of the discovery.
+          if (!(err instanceof ProbeFailure)) throw err;
+          dropped.push(`${path} (no answer: ${err.kind})`);
+          continue;
+        }
         if (a.status >= 200 && a.status < 300 && !firesOn(a)) flowPages.push(path);
         else dropped.push(`${path} (${a.status >= 200 && a.status < 300 ? 'the lost-session rule fires on it' : a.status})`);
       }
@@ -436,7 +447,9 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
 
   // 5. Who answers: a few fresh clients, then every answer seen so far.
   const freshUrl = loginPage?.url ?? entryUrl;
-  for (let i = 0; i < FRESH_CLIENTS; i++) await p.browser().send('GET', freshUrl, { follow: false });
+  for (let i = 0; i < FRESH_CLIENTS; i++) await p.browser().send('GET', freshUrl, { follow: false }).catch((err: unknown) => {
+    if (!(err instanceof ProbeFailure)) throw err;
+  });
   const sessionNames = new Set([...(login?.sessionCookies ?? [])]);
   const header = findBackendHeader(p.observed);
   const affinity = findAffinityCookie(p.observed, sessionNames);

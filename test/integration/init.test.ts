@@ -17,6 +17,7 @@ import type { RunResult } from '../../src/result/schema.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { APP_USERS, FRONT_COOKIE, startApp, startIdpApp, type App, type AppKind, type ReplicaCounts } from '../helpers/apps.js';
 import { runCli } from '../helpers/cli.js';
+import { cookiesOf, readBody, startServer } from '../helpers/servers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -273,6 +274,31 @@ describe('init and check say what is wrong', () => {
     const down = await runCli(['init', 'http://127.0.0.1:9/', '--dry-run']);
     expect(down.code).toBe(3);
     expect(down.stderr).toContain('the app did not answer');
+  });
+
+  it('a page that drops the connection is left out of the flow, named with its error kind; the rest goes on', async () => {
+    const sessions = new Set<string>();
+    const server = await startServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const logged = sessions.has(cookiesOf(req)['sid'] ?? '');
+      if (path === '/login' && req.method === 'POST') {
+        void readBody(req).then(() => {
+          sessions.add('s1');
+          res.writeHead(302, { location: '/home', 'set-cookie': 'sid=s1; Path=/', 'content-length': 0 }).end();
+        });
+        return;
+      }
+      if (path === '/login') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<form method="post" action="/login"><input name="user"><input type="password" name="pw"></form>');
+      if (!logged) return void res.writeHead(302, { location: '/login', 'content-length': 0 }).end();
+      if (path === '/broken') return void req.socket.destroy();
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<a href="/broken">Broken</a> <a href="/a">A</a>');
+    });
+    apps.push(server);
+    const i = await init(`${server.url}/home`, 'u:pw-secret');
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stdout).toMatch(/Navigation\s+\/home, \/a\s/);
+    expect(i.stdout).toContain('left out: /broken (no answer: reset)');
+    expect(i.stderr).toContain('GET /broken → no answer (reset');
   });
 
   it('--dry-run prints the scenario with the password hidden, and writes nothing', async () => {
