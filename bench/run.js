@@ -383,6 +383,18 @@ function abTool(url, { requests, concurrency }) {
   };
 }
 
+/** The floor of a Node.js client (bench/peers/node-floor.js): node:net / node:tls alone, no HTTP stack. */
+function floorTool(url, { mode, concurrency, duration = null, requests = null }) {
+  return {
+    tool: 'node floor',
+    argv: ['node', join(ROOT, 'bench', 'peers', 'node-floor.js'), `${url}/`, mode, String(concurrency), String(mode === 'new' ? requests : duration)],
+    parse(m) {
+      const j = JSON.parse(m.stdout.trim().split('\n').pop() ?? '{}');
+      return { rps: j.requests / j.durationS, requests: j.requests, failed: 0, durationS: j.durationS, p50Ms: null, p99Ms: null };
+    },
+  };
+}
+
 /** autocannon's open model: -R requests per second whatever the answers. */
 function autocannonRate(url, { concurrency, duration, rate }) {
   const t = autocannonTool(url, { concurrency, duration });
@@ -587,6 +599,9 @@ async function main() {
           ['e', () => named(sessionBench(plain.url, common), 'session-bench http')],
           ['e', () => named(sessionBench(secure.url, { ...common, extra: ['--insecure'] }), 'session-bench https')],
         ];
+        tools.push(['e', () => named(floorTool(plain.url, { ...common, mode: 'keepalive' }), 'node floor http')]);
+        tools.push(['e', () => named(floorTool(secure.url, { ...common, mode: 'keepalive' }), 'node floor https')]);
+        if (wrk) tools.push(['e', () => named(wrkTool(plain.url, common), 'wrk http')]);
         if (wrk) tools.push(['e', () => named(wrkTool(secure.url, common), 'wrk https')]);
         if (autocannon) tools.push(['e', () => Object.assign(named(autocannonTool(secure.url, common), 'autocannon https'), { env: insecureEnv })]);
         await runRounds(tools, null, o.dRounds, { case: 'e' });
@@ -602,6 +617,7 @@ async function main() {
         const n = { requests: o.abRequests, concurrency: o.abConcurrency };
         const tools = [['g', () => named(sessionBench(plain.url, { ...n, duration: null, extra: ['--connections', 'new'] }), 'session-bench new http')]];
         if (ab) tools.push(['g', () => named(abTool(plain.url, n), 'ab http')]);
+        tools.push(['g', () => named(floorTool(plain.url, { ...n, mode: 'new' }), 'node floor new http')]);
         tools.push(['g', () => named(sessionBench(secure.url, { ...common, extra: ['--connections', 'new', '--insecure'] }), 'session-bench new https')]);
         if (wrk) tools.push(['g', () => named(wrkTool(secure.url, { ...common, closeEach: true }), 'wrk close https')]);
         await runRounds(tools, null, o.dRounds, { case: 'g' });
@@ -739,8 +755,13 @@ async function main() {
   pair('(e) https/http (session-bench)', summary.e['session-bench https'], summary.e['session-bench http']);
   pair('(e) session-bench/wrk https', summary.e['session-bench https'], summary.e['wrk https']);
   pair('(e) session-bench/autocannon https', summary.e['session-bench https'], summary.e['autocannon https']);
+  pair('(e) https/http (node floor)', summary.e['node floor https'], summary.e['node floor http']);
+  pair('(e) https/http (wrk)', summary.e['wrk https'], summary.e['wrk http']);
+  pair('(e) node floor/wrk https', summary.e['node floor https'], summary.e['wrk https']);
   pair('(f) flow https/http', summary.f['session-bench https'], summary.f['session-bench http']);
   pair('(g) new conn: session-bench/ab', summary.g['session-bench new http'], summary.g['ab http']);
+  pair('(g) new conn: node floor/ab', summary.g['node floor new http'], summary.g['ab http']);
+  pair('(g) new conn: session-bench/node floor', summary.g['session-bench new http'], summary.g['node floor new http']);
   pair('(g) new https: session-bench/wrk', summary.g['session-bench new https'], summary.g['wrk close https']);
   pair('(h) --rate: session-bench/autocannon', summary.h['session-bench --rate'], summary.h['autocannon -R']);
   pair('(j) flow: session-bench/artillery', summary.j['session-bench'], summary.j['artillery']);

@@ -39,7 +39,12 @@ export interface Replica {
 export interface App {
   readonly url: string;
   readonly replicas: readonly Replica[];
-  /** How the front picks a replica; the affinity-cookie app's front is always sticky. */
+  /**
+   * How the front picks a replica; the affinity-cookie app's front is always sticky. `round-robin` turns
+   * per connection: each connection's requests go to the replicas in turn, from a start that moves on with
+   * each new connection. (A global turn would let an even number of clients in lockstep each meet the
+   * same replica every time, and lose nothing.)
+   */
   balance: 'round-robin' | 'first';
   totals(): ReplicaCounts;
   close(): Promise<void>;
@@ -261,10 +266,22 @@ function replica(name: string, kind: AppKind): ReplicaImpl {
   return { name, counts, restart: () => sessions.clear(), handle: handlers[kind] };
 }
 
+/** The replica for a request under per-connection round-robin (see App.balance). */
+function rotation<T>(replicas: readonly T[]): (req: IncomingMessage) => T {
+  const turn = new WeakMap<object, number>();
+  let connections = 0;
+  return (req) => {
+    const n = turn.get(req.socket) ?? connections++;
+    turn.set(req.socket, n + 1);
+    return replicas[n % replicas.length]!;
+  };
+}
+
 /** Starts an app of `kind` with `replicas` replicas behind one front on 127.0.0.1. */
 export async function startApp(kind: AppKind, o: { replicas?: number } = {}): Promise<App> {
   const replicas = Array.from({ length: o.replicas ?? 2 }, (_v, i) => replica(`b${i + 1}`, kind));
   let next = 0;
+  const roundRobin = rotation(replicas);
   const app: App & { server: TestServer | null } = {
     url: '',
     replicas,
@@ -301,7 +318,7 @@ export async function startApp(kind: AppKind, o: { replicas?: number } = {}): Pr
         }
         return writeHead(status, headers);
       }) as typeof res.writeHead;
-    } else r = app.balance === 'first' ? replicas[0]! : replicas[next++ % replicas.length]!;
+    } else r = app.balance === 'first' ? replicas[0]! : roundRobin(req);
     r.handle(req, res).catch(() => {
       if (!res.headersSent) send(res, 500, 'text/plain', 'error');
     });
@@ -411,7 +428,7 @@ export async function startIdpApp(o: { replicas?: number } = {}): Promise<IdpApp
     };
     return { name: `b${i + 1}`, counts, restart: () => sessions.clear(), handle };
   });
-  let next = 0;
+  const roundRobin = rotation(replicas);
   const front: IdpApp & { balance: App['balance'] } = {
     url: '',
     idpUrl: idp.url,
@@ -428,7 +445,7 @@ export async function startIdpApp(o: { replicas?: number } = {}): Promise<IdpApp
     },
   };
   const server = await startServer((req, res) => {
-    const r = front.balance === 'first' ? replicas[0]! : replicas[next++ % replicas.length]!;
+    const r = front.balance === 'first' ? replicas[0]! : roundRobin(req);
     r.handle(req, res).catch(() => {
       if (!res.headersSent) send(res, 500, 'text/plain', 'error');
     });
