@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { TargetBase } from '../../src/engine/url.js';
-import { hiddenInputs } from '../../src/scenario/extract.js';
+import { hiddenInputs, loginFormAction } from '../../src/scenario/extract.js';
 import { resolveStepUrl, type ResolvedUrl } from '../../src/engine/url.js';
 
 describe('hiddenInputs', () => {
@@ -108,5 +108,17 @@ describe('hiddenInputs picks what a browser would post with the login form', () 
   it('counts inputs that name their form with form="id"; a page without forms gives every hidden input', () => {
     expect(hiddenInputs('<input type="hidden" name="x" value="1" form="f"><form id="f"><input type="password"></form>')).toEqual([['x', '1']]);
     expect(hiddenInputs('<div><input type="hidden" name="k" value="v"></div>')).toEqual([['k', 'v']]);
+  });
+});
+
+describe('loginFormAction: where the login form posts, as a browser resolves it', () => {
+  it.each<[string, string, string, string | null]>([
+    ['an identity provider\'s absolute action, entities decoded', '<form id="kc-form-login" action="https://sso.test/realms/r/login-actions/authenticate?session_code=a&amp;tab_id=b" method="post"><input type="password" name="password"></form>', 'https://sso.test/realms/r/auth', 'https://sso.test/realms/r/login-actions/authenticate?session_code=a&tab_id=b'],
+    ['a relative action', '<form action="do-login?x=1"><input type="password"></form>', 'https://app.test/account/login', 'https://app.test/account/do-login?x=1'],
+    ['no action: the page itself', '<form method="post"><input type="password"></form>', 'https://app.test/login?next=%2F', 'https://app.test/login?next=%2F'],
+    ['the form with the password field, not the search form before it', '<form action="/search"><input name="q"></form><form action="/session"><input type="password"></form>', 'https://app.test/', 'https://app.test/session'],
+    ['no login form', '<form action="/search"><input name="q"></form>', 'https://app.test/', null],
+  ])('%s', (_name, html, page, expected) => {
+    expect(loginFormAction(html, page)).toBe(expected);
   });
 });
