@@ -226,22 +226,75 @@ export async function discover(o: DiscoverOptions): Promise<Discovery> {
   }
 }
 
-async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
-  const findings: Finding[] = [];
-  const comments: ScenarioComment[] = [];
-  const entryUrl = new URL(o.url).href;
-  const origin = new URL(entryUrl).origin;
-  const at = (s: string): string => new URL(s, entryUrl).href;
+/** What every phase of a discovery reads, and the findings it adds to. */
+interface Discovering {
+  readonly p: Prober;
+  readonly o: DiscoverOptions;
+  readonly findings: Finding[];
+  readonly entryUrl: string;
+  readonly origin: string;
+  /** A path or URL the user gave, resolved against the URL given. */
+  readonly at: (s: string) => string;
+}
 
-  // 1. The login: a form at the URL (or behind its redirects), at a common path, or a JSON endpoint.
-  const anon = p.browser();
+/** Where the login is: a form (on the app's origin, or an identity provider's), or none (an API). */
+interface LoginPlace {
+  readonly entry: Seen;
+  readonly loginPage: Seen | null;
+  /** The app's page whose redirects led to the login page (the start of an identity provider's flow). */
+  readonly loginEntry: string | null;
+  readonly form: LoginForm | null;
+  readonly crossOrigin: boolean;
+  /** The URL is an API's (a JSON answer, 405 to a GET, an /api/ path): no login page to look for. */
+  readonly api: boolean;
+}
+
+/** The lost-session signal and the protected page it was read on, with its logged-in answer. */
+interface SignalRead {
+  readonly signal: LostSignal | null;
+  readonly protectedUrl: string | null;
+  readonly withSession: Seen | null;
+}
+
+async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
+  const entryUrl = new URL(o.url).href;
+  const d: Discovering = { p, o, findings: [], entryUrl, origin: new URL(entryUrl).origin, at: (x) => new URL(x, entryUrl).href };
+  const place = await findLoginPlace(d);
+  const { login, jsonLogin } = await logInOnce(d, place);
+  const read = await readLostSignal(d, place, login);
+  const rules = rulesOf(read.signal);
+  const flowPages = await walkNavigation(d, place, login, read, rules, jsonLogin);
+  const { header, affinity } = await whoAnswers(d, place, login);
+  if (place.crossOrigin && place.form !== null && place.loginPage !== null && rules.lostBodyMatch === undefined) {
+    // The identity provider's form, answered again to the login's POST, is a failed login (not a page
+    // of the app): the rule a run checks the last login step with.
+    rules.lostBodyMatch = loginFormPattern(pathOf(place.form.actionUrl), pathOf(place.loginPage.url));
+  }
+  const scenario = buildScenario({
+    o,
+    origin: d.origin,
+    loginPage: place.loginPage,
+    loginEntry: place.crossOrigin ? place.loginEntry : null,
+    form: place.form,
+    jsonLogin,
+    login,
+    rules,
+    flowPages,
+    header,
+    affinity,
+  });
+  return { findings: d.findings, scenario, comments: scenarioComments(scenario, d.findings), requests: p.requests, loginWorks: login === null ? null : login.works };
+}
+
+/** 1. The login: a form at the URL (or behind its redirects), at a common path, or none (an API). */
+async function findLoginPlace(d: Discovering): Promise<LoginPlace> {
+  const { o, entryUrl, origin, at } = d;
+  const anon = d.p.browser();
   const entry = await anon.send('GET', entryUrl);
   let loginPage: Seen | null = null;
-  /** The app's page whose redirects led to the login page (the start of an identity provider's flow). */
   let loginEntry: string | null = null;
   let form: LoginForm | null = null;
   let formWhere = '';
-  // An API (a JSON answer, 405 to a GET, an /api/ path) has no login page to look for.
   const api = isJson(entry.final) || entry.final.status === 405 || /\/api(?:\/|$)/i.test(pathOf(entryUrl));
   const candidates = o.loginUrl !== null ? [at(o.loginUrl)] : [entryUrl, ...(api ? [] : COMMON_LOGIN_PATHS.map((x) => origin + x))];
   for (const c of candidates) {
@@ -258,8 +311,8 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
     }
     if (o.loginUrl !== null) break;
   }
-  const crossOriginLogin = loginPage !== null && new URL(loginPage.url).origin !== origin;
-  if (!crossOriginLogin && loginPage !== null && form !== null && pathOf(form.actionUrl) !== pathOf(loginPage.url) && new URL(form.actionUrl).origin === origin && new URL(form.actionUrl).search === '' && o.loginUrl === null) {
+  const crossOrigin = loginPage !== null && new URL(loginPage.url).origin !== origin;
+  if (!crossOrigin && loginPage !== null && form !== null && pathOf(form.actionUrl) !== pathOf(loginPage.url) && new URL(form.actionUrl).origin === origin && new URL(form.actionUrl).search === '' && o.loginUrl === null) {
     // The form sits on a protected page (rendered in place of it): its action's own page, when it shows
     // the form, is the login page a user would bookmark, and the one the scenario opens.
     const own = (await anon.send('GET', form.actionUrl)).final;
@@ -271,18 +324,25 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
       form = ownForm;
     }
   }
-  let jsonLogin: { url: string; fields: [string, string] } | null = null;
-  let login: LoggedIn | null = null;
-
   if (form !== null && loginPage !== null) {
-    findings.push({
+    d.findings.push({
       item: 'Login form',
       value: `${form.method} ${pathOf(form.actionUrl)}: ${form.usernameField ?? '(no username field)'}, ${form.passwordField}${form.hidden.length > 0 ? `; hidden: ${form.hidden.join(', ')}` : ''}`,
-      confidence: form.usernameField !== null && !crossOriginLogin ? 'high' : 'medium',
-      why: `${formWhere}: ${form.why}${form.csrf.length > 0 ? `; ${form.csrf.join(', ')} look${form.csrf.length === 1 ? 's' : ''} like a CSRF token, sent from the page at each login` : ''}${crossOriginLogin ? `; on another origin (${new URL(loginPage.url).origin}): an identity provider` : ''}`,
+      confidence: form.usernameField !== null && !crossOrigin ? 'high' : 'medium',
+      why: `${formWhere}: ${form.why}${form.csrf.length > 0 ? `; ${form.csrf.join(', ')} look${form.csrf.length === 1 ? 's' : ''} like a CSRF token, sent from the page at each login` : ''}${crossOrigin ? `; on another origin (${new URL(loginPage.url).origin}): an identity provider` : ''}`,
       ...(form.usernameField === null ? { edit: 'login[1].form: add the username field' } : {}),
     });
-    if (o.user !== null) login = await formLogin(p, crossOriginLogin ? loginEntry! : loginPage.url, form, o.user, crossOriginLogin ? origin : null);
+  }
+  return { entry: entry.final, loginPage, loginEntry, form, crossOrigin, api };
+}
+
+/** 2. One login with the credentials: through the form, or as a JSON login at the usual endpoints. */
+async function logInOnce(d: Discovering, place: LoginPlace): Promise<{ login: LoggedIn | null; jsonLogin: { url: string; fields: [string, string] } | null }> {
+  const { p, o, entryUrl, origin, at, findings } = d;
+  let login: LoggedIn | null = null;
+  let jsonLogin: { url: string; fields: [string, string] } | null = null;
+  if (place.form !== null && place.loginPage !== null) {
+    if (o.user !== null) login = await formLogin(p, place.crossOrigin ? place.loginEntry! : place.loginPage.url, place.form, o.user, place.crossOrigin ? origin : null);
   } else {
     // No form: an API. Try the URL itself when it names a login, then the usual endpoints.
     const looksLikeLogin = /log-?in|sign-?in|auth|session|token/i.test(pathOf(entryUrl));
@@ -292,7 +352,7 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
         item: 'Login',
         value: null,
         confidence: 'not found',
-        why: `no form with a password field at the URL${api ? ' (an API)' : ` or at ${COMMON_LOGIN_PATHS.length} common login paths`}; a JSON login can only be tried with credentials`,
+        why: `no form with a password field at the URL${place.api ? ' (an API)' : ` or at ${COMMON_LOGIN_PATHS.length} common login paths`}; a JSON login can only be tried with credentials`,
         edit: 'login: the request that logs in (or pass --user NAME:PASSWORD, and --login PATH)',
       });
     } else {
@@ -317,7 +377,6 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
       }
     }
   }
-
   if (login !== null) {
     findings.push({
       item: 'Credentials',
@@ -336,23 +395,32 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
       );
     }
   }
+  return { login, jsonLogin };
+}
 
-  // 3. The lost-session signal, on a protected page: with the session, and without it.
+/** What "the session" is: the cookies the login set (to drop), or the token it returned (to send). */
+const sessionOf = (login: LoggedIn | null): { drop: Set<string>; headers: Record<string, string> } => ({
+  drop: new Set(login?.sessionCookies ?? []),
+  headers: login?.token != null ? { authorization: `${login.token.type} ${login.token.value}` } : {},
+});
+
+/** 3. The lost-session signal, on a protected page: with the session, and without it. */
+async function readLostSignal(d: Discovering, place: LoginPlace, login: LoggedIn | null): Promise<SignalRead> {
+  const { o, entryUrl, origin, at } = d;
+  const { loginPage, form } = place;
   let signal: LostSignal | null = null;
   let protectedUrl: string | null = null;
-  const flowPages: string[] = [];
-  // What "the session" is: the cookies the login set, or the token it returned.
-  const s = { drop: new Set(login?.sessionCookies ?? []), headers: login?.token != null ? { authorization: `${login.token.type} ${login.token.value}` } : ({} as Record<string, string>) };
-  let withSessionAnswer: Seen | null = null;
+  let withSession: Seen | null = null;
+  const s = sessionOf(login);
   const browser = login?.works ? login.browser : undefined;
   if (login !== null && browser !== undefined) {
     const named = o.pages.map(at);
     // The pages named; else the landing page, then the URL given (a landing page such as / may be
     // public); else, for an API, the usual "who am I" endpoints.
     const fallback = login.landing !== null ? [...new Set([login.landing, entryUrl])] : COMMON_API_PAGES.map((x) => origin + x);
-    const candidatesForProtected = named.length > 0 ? named.slice(0, 1) : fallback;
+    const candidates = named.length > 0 ? named.slice(0, 1) : fallback;
     const apiGuess = named.length === 0 && login.landing === null;
-    for (const c of candidatesForProtected) {
+    for (const c of candidates) {
       // Not followed: the signal may be the redirect itself. A redirect to another page of the app with
       // the session (/ to /dashboard/) is followed by hand.
       let url = c;
@@ -366,7 +434,7 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
       // An API guess that is not there (404) is no page at all; try the next one.
       if (apiGuess && (w.status < 200 || w.status >= 300)) continue;
       protectedUrl = url;
-      withSessionAnswer = w;
+      withSession = w;
       if (w.status >= 300) {
         signal = { kind: 'none', why: `${pathOf(url)} answered ${w.status} even with the session${w.location !== null ? ` (to ${w.location})` : ''}: the session did not last one request (several replicas without shared sessions? run init against one replica, or name a page with --page)` };
         break;
@@ -377,15 +445,14 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
       if (signal.kind !== 'none') break;
     }
   }
-  const unverified = signal === null || signal.kind === 'none';
-  if (unverified && form !== null && loginPage !== null) {
+  if ((signal === null || signal.kind === 'none') && form !== null && loginPage !== null) {
     // Not compared with a logged-in page: the login form itself is the best guess (it also makes a run
     // see a login answered with the form again as failed). `check` tells whether it holds.
     const why = signal?.why ?? (login?.works ? 'no protected page answered with the session' : 'not compared with a logged-in page (it needs a working login)');
     signal = { kind: 'body', pattern: loginFormPattern(pathOf(form.actionUrl), pathOf(loginPage.url)), status: 200, why };
-    findings.push({ item: 'Lost session', value: 'a page with the login form (a guess)', confidence: 'low', why, edit: 'session: loginPath, lostStatus or lostBodyMatch (then session-bench check FILE)' });
+    d.findings.push({ item: 'Lost session', value: 'a page with the login form (a guess)', confidence: 'low', why, edit: 'session: loginPath, lostStatus or lostBodyMatch (then session-bench check FILE)' });
   } else {
-    findings.push(
+    d.findings.push(
       signal === null || signal.kind === 'none'
         ? { item: 'Lost session', value: null, confidence: 'not found', why: signal?.why ?? (login?.works ? 'no protected page answered with the session' : 'needs a working login (--user NAME:PASSWORD)'), edit: 'session: loginPath, lostStatus or lostBodyMatch' }
         : {
@@ -396,81 +463,90 @@ async function discoverWith(p: Prober, o: DiscoverOptions): Promise<Discovery> {
           },
     );
   }
+  return { signal, protectedUrl, withSession };
+}
 
-  // 4. Navigation: the pages named, else the landing page's links, each checked with the session.
-  const rules: ReturnType<typeof rulesOf> = rulesOf(signal);
+/** 4. Navigation: the pages named, else the protected page's links, each checked with the session. */
+async function walkNavigation(d: Discovering, place: LoginPlace, login: LoggedIn | null, read: SignalRead, rules: SessionRulesFile, jsonLogin: { url: string } | null): Promise<string[]> {
+  const { o, origin, at, findings } = d;
+  const { loginPage, form } = place;
+  const { signal, protectedUrl, withSession } = read;
+  const flowPages: string[] = [];
+  const browser = login?.works ? login.browser : undefined;
+  if (protectedUrl === null || withSession === null || browser === undefined) return flowPages;
   // As a run compiles it: without a loginPath, the first login step's path is the login page.
   const loginPath = rules.loginPath ?? (loginPage !== null ? pathOf(loginPage.url) : jsonLogin !== null ? pathOf(jsonLogin.url) : undefined);
   const firesOn = (a: Answer): boolean =>
     (loginPath !== undefined && a.status >= 300 && a.status < 400 && a.location !== null && new URL(a.location, a.url).pathname === loginPath) ||
     (rules.lostStatus ?? [401]).includes(a.status) ||
     (rules.lostBodyMatch !== undefined && a.status < 300 && matches(rules.lostBodyMatch, a.body));
-  if (protectedUrl !== null && withSessionAnswer !== null && browser !== undefined) {
-    if (signal !== null && signal.kind !== 'none' && firesOn(withSessionAnswer)) {
-      findings.push({ item: 'Check', value: 'the rule fires on the logged-in page', confidence: 'low', why: `the lost-session rule matches ${pathOf(protectedUrl)} with the session: edit it`, edit: 'session.lostBodyMatch' });
-    }
-    flowPages.push(pathAndQuery(protectedUrl));
-    if (o.pages.length > 0) {
-      for (const extra of o.pages.slice(1)) flowPages.push(pathAndQuery(at(extra)));
-      findings.push({ item: 'Navigation', value: flowPages.join(', '), confidence: 'high', why: 'the pages named with --page' });
-    } else if (/html/i.test(withSessionAnswer.headers['content-type'] ?? '')) {
-      const nav = navigationCandidates(parseHtml(withSessionAnswer.body).links, protectedUrl, new Set([pathOf(protectedUrl), ...(loginPage !== null ? [pathOf(loginPage.url)] : []), ...(form !== null ? [pathOf(form.actionUrl)] : [])]));
-      const dropped: string[] = [];
-      for (const path of nav.paths.slice(0, NAV_PAGES + 2)) {
-        if (flowPages.length > NAV_PAGES) break;
-        let a: Seen;
-        try {
-          a = (await browser.send('GET', origin + path, { headers: s.headers, follow: false, phase: 'logged-in' })).final;
-        } catch (err) {
-          // A page that does not answer is left out of the flow, not the end of the discovery.
-          if (!(err instanceof ProbeFailure)) throw err;
-          dropped.push(`${path} (no answer: ${err.kind})`);
-          continue;
-        }
-        if (a.status >= 200 && a.status < 300 && !firesOn(a)) flowPages.push(path);
-        else dropped.push(`${path} (${a.status >= 200 && a.status < 300 ? 'the lost-session rule fires on it' : a.status})`);
-      }
-      findings.push({
-        item: 'Navigation',
-        value: flowPages.join(', '),
-        confidence: flowPages.length > 1 ? 'medium' : 'low',
-        why:
-          `${pathOf(protectedUrl)} and the same-origin links on it that answered 2xx with the session` +
-          (nav.skipped.length > 0 ? `; skipped as logout or side effect: ${nav.skipped.slice(0, 5).join(', ')}` : '') +
-          (dropped.length > 0 ? `; left out: ${dropped.join(', ')}` : ''),
-        edit: 'flow: the pages a logged-in user visits, in order (or --page PATH, repeatable)',
-      });
-    } else {
-      findings.push({ item: 'Navigation', value: flowPages.join(', '), confidence: 'low', why: 'an API answer has no links to follow', edit: 'flow: the calls a logged-in client makes (or --page PATH, repeatable)' });
-    }
+  if (signal !== null && signal.kind !== 'none' && firesOn(withSession)) {
+    findings.push({ item: 'Check', value: 'the rule fires on the logged-in page', confidence: 'low', why: `the lost-session rule matches ${pathOf(protectedUrl)} with the session: edit it`, edit: 'session.lostBodyMatch' });
   }
-
-  // 5. Who answers: a few fresh clients, then every answer seen so far.
-  const freshUrl = loginPage?.url ?? entryUrl;
-  for (let i = 0; i < FRESH_CLIENTS; i++) await p.browser().send('GET', freshUrl, { follow: false }).catch((err: unknown) => {
-    if (!(err instanceof ProbeFailure)) throw err;
+  flowPages.push(pathAndQuery(protectedUrl));
+  if (o.pages.length > 0) {
+    for (const extra of o.pages.slice(1)) flowPages.push(pathAndQuery(at(extra)));
+    findings.push({ item: 'Navigation', value: flowPages.join(', '), confidence: 'high', why: 'the pages named with --page' });
+    return flowPages;
+  }
+  if (!/html/i.test(withSession.headers['content-type'] ?? '')) {
+    findings.push({ item: 'Navigation', value: flowPages.join(', '), confidence: 'low', why: 'an API answer has no links to follow', edit: 'flow: the calls a logged-in client makes (or --page PATH, repeatable)' });
+    return flowPages;
+  }
+  const s = sessionOf(login);
+  const nav = navigationCandidates(parseHtml(withSession.body).links, protectedUrl, new Set([pathOf(protectedUrl), ...(loginPage !== null ? [pathOf(loginPage.url)] : []), ...(form !== null ? [pathOf(form.actionUrl)] : [])]));
+  const dropped: string[] = [];
+  for (const path of nav.paths.slice(0, NAV_PAGES + 2)) {
+    if (flowPages.length > NAV_PAGES) break;
+    let a: Seen;
+    try {
+      a = (await browser.send('GET', origin + path, { headers: s.headers, follow: false, phase: 'logged-in' })).final;
+    } catch (err) {
+      // A page that does not answer is left out of the flow, not the end of the discovery.
+      if (!(err instanceof ProbeFailure)) throw err;
+      dropped.push(`${path} (no answer: ${err.kind})`);
+      continue;
+    }
+    if (a.status >= 200 && a.status < 300 && !firesOn(a)) flowPages.push(path);
+    else dropped.push(`${path} (${a.status >= 200 && a.status < 300 ? 'the lost-session rule fires on it' : a.status})`);
+  }
+  findings.push({
+    item: 'Navigation',
+    value: flowPages.join(', '),
+    confidence: flowPages.length > 1 ? 'medium' : 'low',
+    why:
+      `${pathOf(protectedUrl)} and the same-origin links on it that answered 2xx with the session` +
+      (nav.skipped.length > 0 ? `; skipped as logout or side effect: ${nav.skipped.slice(0, 5).join(', ')}` : '') +
+      (dropped.length > 0 ? `; left out: ${dropped.join(', ')}` : ''),
+    edit: 'flow: the pages a logged-in user visits, in order (or --page PATH, repeatable)',
   });
-  const sessionNames = new Set([...(login?.sessionCookies ?? [])]);
+  return flowPages;
+}
+
+/** 5. Who answers: a few fresh clients, then every answer seen so far. */
+async function whoAnswers(d: Discovering, place: LoginPlace, login: LoggedIn | null): Promise<{ header: string | null; affinity: string | null }> {
+  const { p, findings } = d;
+  const freshUrl = place.loginPage?.url ?? d.entryUrl;
+  for (let i = 0; i < FRESH_CLIENTS; i++) {
+    await p.browser().send('GET', freshUrl, { follow: false }).catch((err: unknown) => {
+      if (!(err instanceof ProbeFailure)) throw err;
+    });
+  }
   const header = findBackendHeader(p.observed);
-  const affinity = findAffinityCookie(p.observed, sessionNames);
+  const affinity = findAffinityCookie(p.observed, new Set(login?.sessionCookies ?? []));
   findings.push(header?.finding ?? { item: 'Backend header', value: null, confidence: 'not found', why: `no header on ${p.observed.length} answers names a backend (X-Served-By, X-Backend, X-Upstream, Server, Via...)`, edit: 'session.servedByHeader: a header your pods set with their name' });
   findings.push(affinity?.finding ?? { item: 'Affinity cookie', value: null, confidence: 'not found', why: 'no cookie is a known affinity cookie (AWSALB, SERVERID, route, INGRESSCOOKIE, __cflb...), set on every answer, or repeated across clients', edit: "session.keepCookies: your balancer's affinity cookie, if any" });
   if (header === null && affinity !== null && affinity.namesBackend) {
     findings.push({ item: 'Backend identity', value: `cookie ${affinity.name}`, confidence: affinity.finding.confidence, why: 'no header names the backend: a run reads it from this cookie' });
   }
-
-  if (crossOriginLogin && form !== null && loginPage !== null && rules.lostBodyMatch === undefined) {
-    // The identity provider's form, answered again to the login's POST, is a failed login (not a page
-    // of the app): the rule a run checks the last login step with.
-    rules.lostBodyMatch = loginFormPattern(pathOf(form.actionUrl), pathOf(loginPage.url));
-  }
-  const scenario = buildScenario({ o, origin, loginPage, loginEntry: crossOriginLogin ? loginEntry : null, form, jsonLogin, login, rules, flowPages, header: header?.name ?? null, affinity: affinity?.name ?? null });
-  comments.push(...scenarioComments(scenario, findings));
-  return { findings, scenario, comments, requests: p.requests, loginWorks: login === null ? null : login.works };
+  return { header: header?.name ?? null, affinity: affinity?.name ?? null };
 }
 
+/** The `session` rules of the written scenario that decide a loss. */
+type SessionRulesFile = { loginPath?: string; lostStatus?: number[]; lostBodyMatch?: string };
+
 /** The scenario's `session` rules for a signal. */
-function rulesOf(signal: LostSignal | null): { loginPath?: string; lostStatus?: number[]; lostBodyMatch?: string } {
+function rulesOf(signal: LostSignal | null): SessionRulesFile {
   if (signal === null) return {};
   switch (signal.kind) {
     case 'redirect':
@@ -591,7 +667,7 @@ interface ScenarioParts {
   form: LoginForm | null;
   jsonLogin: { url: string; fields: [string, string] } | null;
   login: LoginOutcome | null;
-  rules: { loginPath?: string; lostStatus?: number[]; lostBodyMatch?: string };
+  rules: SessionRulesFile;
   flowPages: string[];
   header: string | null;
   affinity: string | null;
