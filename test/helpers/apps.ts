@@ -266,6 +266,13 @@ function replica(name: string, kind: AppKind): ReplicaImpl {
   return { name, counts, restart: () => sessions.clear(), handle: handlers[kind] };
 }
 
+/** The fleet's counts: each replica's added. */
+const sumCounts = (replicas: readonly Replica[]): ReplicaCounts =>
+  replicas.reduce<ReplicaCounts>(
+    (a, r) => ({ protected: a.protected + r.counts.protected, lost: a.lost + r.counts.lost, logins: a.logins + r.counts.logins, loginFailures: a.loginFailures + r.counts.loginFailures }),
+    { protected: 0, lost: 0, logins: 0, loginFailures: 0 },
+  );
+
 /** The replica for a request under per-connection round-robin (see App.balance). */
 function rotation<T>(replicas: readonly T[]): (req: IncomingMessage) => T {
   const turn = new WeakMap<object, number>();
@@ -287,11 +294,7 @@ export async function startApp(kind: AppKind, o: { replicas?: number } = {}): Pr
     replicas,
     balance: 'round-robin',
     server: null,
-    totals: () =>
-      replicas.reduce<ReplicaCounts>(
-        (a, r) => ({ protected: a.protected + r.counts.protected, lost: a.lost + r.counts.lost, logins: a.logins + r.counts.logins, loginFailures: a.loginFailures + r.counts.loginFailures }),
-        { protected: 0, lost: 0, logins: 0, loginFailures: 0 },
-      ),
+    totals: () => sumCounts(replicas),
     close: async () => app.server?.close(),
   };
   app.server = await startServer((req, res) => {
@@ -434,11 +437,7 @@ export async function startIdpApp(o: { replicas?: number } = {}): Promise<IdpApp
     idpUrl: idp.url,
     replicas,
     balance: 'round-robin',
-    totals: () =>
-      replicas.reduce<ReplicaCounts>(
-        (a, r) => ({ protected: a.protected + r.counts.protected, lost: a.lost + r.counts.lost, logins: a.logins + r.counts.logins, loginFailures: a.loginFailures + r.counts.loginFailures }),
-        { protected: 0, lost: 0, logins: 0, loginFailures: 0 },
-      ),
+    totals: () => sumCounts(replicas),
     close: async () => {
       await server.close();
       await idp.close();
