@@ -20,6 +20,7 @@ import { runCli } from '../helpers/cli.js';
 import { cookiesOf, readBody, startServer } from '../helpers/servers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-init-'));
+const VUS = 4;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const apps: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -55,23 +56,29 @@ const delta = (after: ReplicaCounts, before: ReplicaCounts): ReplicaCounts => ({
   loginFailures: after.loginFailures - before.loginFailures,
 });
 
-/** The run's figures equal the servers' own: losses, logged-in requests, logins, and so retention. */
-function expectServersCount(r: RunResult, served: ReplicaCounts): void {
+/**
+ * The run's figures equal the servers' own: losses, logged-in requests, and so retention; and logins.
+ * A login of several requests (an identity provider's redirects) that the end of the run cut after the
+ * app made the session is the server's and not yet the run's: `loginsCut` bounds those (0 when the
+ * login is one request).
+ */
+function expectServersCount(r: RunResult, served: ReplicaCounts, loginsCut = 0): void {
   expect(r.session.losses).toBe(served.lost);
   expect(r.session.flowRequests).toBe(served.protected);
   expect(r.session.flowRequestsKept).toBe(served.protected - served.lost);
-  expect(r.session.logins).toBe(served.logins);
+  expect(served.logins - r.session.logins).toBeGreaterThanOrEqual(0);
+  expect(served.logins - r.session.logins).toBeLessThanOrEqual(loginsCut);
   expect(r.session.loginFailures).toBe(served.loginFailures);
 }
 
 /** A load run of `file` once the fleet turns round-robin (sessions lost): its counts equal the servers'. */
-async function runOnLosingFleet(a: App, file: string): Promise<RunResult> {
+async function runOnLosingFleet(a: App, file: string, loginsCut = 0): Promise<RunResult> {
   a.balance = 'round-robin';
   const before = a.totals();
-  const r = await runFile(file, ['-n', '400', '-c', '4']);
+  const r = await runFile(file, ['-n', '400', '-c', String(VUS)]);
   const served = delta(a.totals(), before);
   expect(served.lost).toBeGreaterThan(0);
-  expectServersCount(r, served);
+  expectServersCount(r, served, loginsCut);
   return r;
 }
 
@@ -196,7 +203,8 @@ describe('init finds the login and the lost-session signal; run counts what the 
     expect(c.code, c.stdout).toBe(0);
     expect(c.stdout).toMatch(/GET \/callback\?.*302 → \/\s+set APPSESSION/);
 
-    await runOnLosingFleet(a, i.file);
+    // Each VU may be cut by the end of the run between the app's /callback and the login's last page.
+    await runOnLosingFleet(a, i.file, VUS);
   });
 
   it('the lab: a redirect to /login, x-served-by, and its sticky balancer cookie', async () => {
