@@ -749,19 +749,28 @@ async function main() {
     const p = summary.d[peer];
     if (sd && p) summary.ratios[`(d) session-bench/${peer}`] = { cpuPerRequest: ratio(sd.cpuSPer1kRequests, p.cpuSPer1kRequests), rps: ratio(sd.rps, p.rps) };
   }
-  const pair = (label, x, y) => {
-    if (x && y) summary.ratios[label] = { cpuPerRequest: ratio(x.cpuSPer1kRequests, y.cpuSPer1kRequests), rps: ratio(x.rps, y.rps) };
+  // Also the median of each round's own ratio: rounds interleave the tools, so a machine that drifts
+  // (a VM's neighbours) moves both sides of a round's ratio together.
+  const perRound = (c, a, b) => {
+    const xs = results[c]?.[a] ?? [];
+    const ys = results[c]?.[b] ?? [];
+    const rs = xs.map((x, i) => (ys[i] ? ratio(x.cpuUsPerRequest, ys[i].cpuUsPerRequest) : null)).filter((r) => r !== null);
+    return rs.length === 0 ? null : round(median(rs), 3);
   };
-  pair('(e) https/http (session-bench)', summary.e['session-bench https'], summary.e['session-bench http']);
-  pair('(e) session-bench/wrk https', summary.e['session-bench https'], summary.e['wrk https']);
-  pair('(e) session-bench/autocannon https', summary.e['session-bench https'], summary.e['autocannon https']);
-  pair('(e) https/http (node floor)', summary.e['node floor https'], summary.e['node floor http']);
-  pair('(e) https/http (wrk)', summary.e['wrk https'], summary.e['wrk http']);
-  pair('(e) node floor/wrk https', summary.e['node floor https'], summary.e['wrk https']);
+  const pair = (label, x, y, c = null, a = null, b = null) => {
+    if (x && y) summary.ratios[label] = { cpuPerRequest: ratio(x.cpuSPer1kRequests, y.cpuSPer1kRequests), rps: ratio(x.rps, y.rps), ...(c !== null ? { cpuPerRequestPerRound: perRound(c, a, b) } : {}) };
+  };
+  const pairOf = (label, c, a, b) => pair(label, summary[c][a], summary[c][b], c, a, b);
+  pairOf('(e) https/http (session-bench)', 'e', 'session-bench https', 'session-bench http');
+  pairOf('(e) session-bench/wrk https', 'e', 'session-bench https', 'wrk https');
+  pairOf('(e) session-bench/autocannon https', 'e', 'session-bench https', 'autocannon https');
+  pairOf('(e) https/http (node floor)', 'e', 'node floor https', 'node floor http');
+  pairOf('(e) https/http (wrk)', 'e', 'wrk https', 'wrk http');
+  pairOf('(e) node floor/wrk https', 'e', 'node floor https', 'wrk https');
   pair('(f) flow https/http', summary.f['session-bench https'], summary.f['session-bench http']);
-  pair('(g) new conn: session-bench/ab', summary.g['session-bench new http'], summary.g['ab http']);
-  pair('(g) new conn: node floor/ab', summary.g['node floor new http'], summary.g['ab http']);
-  pair('(g) new conn: session-bench/node floor', summary.g['session-bench new http'], summary.g['node floor new http']);
+  pairOf('(g) new conn: session-bench/ab', 'g', 'session-bench new http', 'ab http');
+  pairOf('(g) new conn: node floor/ab', 'g', 'node floor new http', 'ab http');
+  pairOf('(g) new conn: session-bench/node floor', 'g', 'session-bench new http', 'node floor new http');
   pair('(g) new https: session-bench/wrk', summary.g['session-bench new https'], summary.g['wrk close https']);
   pair('(h) --rate: session-bench/autocannon', summary.h['session-bench --rate'], summary.h['autocannon -R']);
   pair('(j) flow: session-bench/artillery', summary.j['session-bench'], summary.j['artillery']);
@@ -814,7 +823,8 @@ async function main() {
     out.push('');
     for (const [k, v] of Object.entries(summary.ratios)) {
       const excl = v.cpuPerRequestExclStartup === undefined ? '' : ` (${fmt(v.cpuPerRequestExclStartup, 2)}x excl. start-up)`;
-      out.push(`${k.padEnd(30)} CPU per request ${fmt(v.cpuPerRequest, 2)}x${excl}   req/s ${fmt(v.rps, 2)}x`);
+      const rounds = v.cpuPerRequestPerRound == null ? '' : ` (median of rounds ${fmt(v.cpuPerRequestPerRound, 2)}x)`;
+      out.push(`${k.padEnd(30)} CPU per request ${fmt(v.cpuPerRequest, 2)}x${rounds}${excl}   req/s ${fmt(v.rps, 2)}x`);
     }
     if (Object.keys(startup).length > 0) out.push(`start-up CPU (one request, report, exit): ${Object.entries(startup).filter(([k]) => k !== 'wrk').map(([k, v]) => `${k} ${fmt(v.cpuS, 2)} s`).join(', ')}`);
   }
