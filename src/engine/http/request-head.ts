@@ -9,6 +9,8 @@ export const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
 /** Characters undici accepts in a header value: HTAB, SP..~, 0x80-0xff. */
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** True for a header value undici would send (and the built-in client may write). */
+export const validHeaderValue = (v: string): boolean => !INVALID_HEADER_VALUE.test(v);
 /** undici's request-path check. */
 const INVALID_PATH = /[^\u0021-\u00ff]/;
 /** Header names undici handles specially (or rejects); steps with them go through undici. */
