@@ -7,7 +7,10 @@
  * the login, the session and the signal; the file it writes loads unchanged; `check` walks it; and a
  * load run on a fleet that loses sessions counts exactly the losses the servers counted themselves.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -298,6 +301,41 @@ describe('init and check say what is wrong', () => {
     expect(i.stdout).toMatch(/Navigation\s+\/home, \/a\s/);
     expect(i.stdout).toContain('left out: /broken (no answer: reset)');
     expect(i.stderr).toContain('GET /broken → no answer (reset');
+  });
+
+  it('an HTTPS app with a self-signed certificate: refused as a TLS error, then probed with --insecure, which the next commands carry', async () => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'), '-days', '2', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    const sessions = new Set<string>();
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'tls.key')), cert: readFileSync(join(dir, 'tls.crt')) }, (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/login' && req.method === 'POST') {
+        void readBody(req).then(() => {
+          const id = `s${sessions.size + 1}`;
+          sessions.add(id);
+          res.writeHead(302, { location: '/home', 'set-cookie': `sid=${id}; Path=/; Secure; HttpOnly`, 'content-length': 0 }).end();
+        });
+        return;
+      }
+      if (path === '/login') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<form method="post" action="/login"><input name="user"><input type="password" name="pw"></form>');
+      if (!sessions.has(cookiesOf(req)['sid'] ?? '')) return void res.writeHead(302, { location: '/login', 'content-length': 0 }).end();
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<p>home</p><a href="/home">Home</a>');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    apps.push({ close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/home`;
+
+    const refused = await init(url, 'u:pw-secret');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/the app did not answer: tls/);
+    expect(refused.stderr).toContain('--insecure');
+
+    const i = await init(url, 'u:pw-secret', ['--insecure']);
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stdout).toMatch(/Lost session\s+redirect to \/login\s+\[high\]/);
+    expect(i.stdout).toContain(`session-bench check ${i.file} --insecure`);
+    const c = await runCli(['check', i.file, '--insecure']);
+    expect(c.code, c.stdout).toBe(0);
+    expect(c.stdout).toContain('the loss rule fires');
   });
 
   it('--dry-run prints the scenario with the password hidden, and writes nothing', async () => {
