@@ -14,8 +14,7 @@ import { createStyle, shouldUseColor, type Style } from '../reporters/style.js';
 import type { Scenario } from '../scenario/types.js';
 import type { Io } from './io.js';
 import { resolveRunInput, type RunFlags } from './run.js';
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+import { collectRepeated } from './flags.js';
 
 export function registerCheckCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program
@@ -23,7 +22,7 @@ export function registerCheckCommand(program: Command, io: Io, setExit: (code: n
     .description('one user logs in once and walks the flow once: every step, its cookies, and whether the loss rule fires without the session')
     .argument('<scenario>', 'scenario file (.yaml, .yml, .json)')
     .option('--target <url>', "base URL; overrides the scenario's target")
-    .option('--user <name:password>', 'credentials; replace the scenario users', collect)
+    .option('--user <name:password>', 'credentials; replace the scenario users', collectRepeated)
     .option('--users <file>', 'CSV file with a header row username,password; its first user is used')
     .option('--served-by <header>', 'response header that names the backend')
     .option('--timeout <time>', 'bound on each request (default 10s)')

@@ -7,13 +7,11 @@ import { ExitCode, SessionBenchError } from '../common/errors.js';
 import { comparedRunName, formatComparison, type ComparedRun, type ComparisonFormat } from '../reporters/compare.js';
 import { formatRegressionChecks } from '../reporters/terminal.js';
 import { regressed } from '../metrics/regression.js';
-import { FlagIssues } from './flags.js';
+import { collectRepeated, FlagIssues } from './flags.js';
 import { checkReportPaths, loadResultAsGiven, regressionLimits, withRegression, writeComparisonHtml } from './reports.js';
 import { shouldUseColor } from '../reporters/style.js';
 import type { RunResult } from '../result/schema.js';
 import type { Io } from './io.js';
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** Output formats of `compare --format`. */
 export const COMPARISON_FORMATS: readonly ComparisonFormat[] = ['table', 'markdown', 'json'];
@@ -35,7 +33,7 @@ export function registerCompareCommand(program: Command, io: Io, setExit: (code:
     .argument('<files...>', 'result files written by run --json, demo or matrix')
     .addOption(new Option('--format <format>', 'table, markdown or json').choices([...COMPARISON_FORMATS]).default('table'))
     .option('--fail-on-regression', 'check every run against the first: a figure worse than its limit exits 1')
-    .option('--max-regression <limit>', 'limits for --fail-on-regression: 10% (rps, p95, p99), 1pp (error rate, retention, users logged out), or p99=20%; repeatable', collect)
+    .option('--max-regression <limit>', 'limits for --fail-on-regression: 10% (rps, p95, p99), 1pp (error rate, retention, users logged out), or p99=20%; repeatable', collectRepeated)
     .option('--force', 'compare results of different scenarios')
     .option('--html <file>', 'write the runs side by side as a self-contained HTML report')
     .action(async (files: string[], flags: CompareFlags) => {

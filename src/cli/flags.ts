@@ -6,6 +6,9 @@ import { parseDurationMs } from '../scenario/duration.js';
 import { durationProblem, httpUrlProblem } from '../scenario/values.js';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
 
+/** commander's collector for a repeatable flag (`--user a --user b` -> ['a', 'b']). */
+export const collectRepeated = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 export class FlagIssues {
   readonly issues: ConfigIssue[] = [];
 

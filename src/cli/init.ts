@@ -15,7 +15,7 @@ import { createStyle, shouldUseColor, type Style } from '../reporters/style.js';
 import { parseUserFlag } from '../scenario/users.js';
 import { scenarioYaml } from '../scenario/write.js';
 import { REDACTED } from '../engine/secrets.js';
-import { FlagIssues } from './flags.js';
+import { collectRepeated, FlagIssues } from './flags.js';
 import type { Io } from './io.js';
 
 export interface InitFlags {
@@ -31,7 +31,6 @@ export interface InitFlags {
 }
 
 export const DEFAULT_SCENARIO_FILE = 'scenario.yaml';
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerInitCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program
@@ -42,7 +41,7 @@ export function registerInitCommand(program: Command, io: Io, setExit: (code: nu
     .option('--out <file>', `where to write the scenario (default ${DEFAULT_SCENARIO_FILE})`)
     .option('--dry-run', 'print the scenario instead of writing it (the password shown as ***)')
     .option('--force', 'overwrite --out if it exists')
-    .option('--page <path>', 'a page a logged-in user visits, repeatable: the first is checked for the lost-session signal (default: the landing page and its links)', collect)
+    .option('--page <path>', 'a page a logged-in user visits, repeatable: the first is checked for the lost-session signal (default: the landing page and its links)', collectRepeated)
     .option('--login <path>', 'the login page or JSON login endpoint, when the URL does not lead to it')
     .option('--insecure', 'accept any TLS certificate')
     .option('--timeout <time>', 'bound on each request (default 10s)')

@@ -18,7 +18,7 @@ import { run, thresholdsFailed } from '../engine/runner.js';
 import { targetErrorOf } from '../engine/usability.js';
 import { printComparisonSummary } from './conclusions.js';
 import { checkResultsDir, defaultResultsDir, displayPath, resultPath } from './results-dir.js';
-import { FlagIssues } from './flags.js';
+import { collectRepeated, FlagIssues } from './flags.js';
 import type { Io } from './io.js';
 import { progressPrinter, resolveRunInput, type RunFlags } from './run.js';
 
@@ -41,8 +41,6 @@ export const DEFAULT_SETTLE_MS = 5000;
 /** Exit code when a setup command fails (the matrix stops): the system under test could not be set up. */
 export const SETUP_FAILED_EXIT = ExitCode.targetUnusable;
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 /**
  * Registers `matrix`. `addLoadFlags` is the CLI's shared load-flag table (passed in rather than imported,
  * so that this module does not import the CLI module that imports it).
@@ -60,7 +58,7 @@ export function registerMatrixCommand(
       .argument('<scenario>', 'scenario file (.yaml, .yml, .json) or a URL for quick mode'),
   )
     .option('--target <url>', "base URL; overrides the scenario's target")
-    .option('--case <name=command>', 'a case: its label, "=", and the shell command that sets it up; repeatable, in order', collect)
+    .option('--case <name=command>', 'a case: its label, "=", and the shell command that sets it up; repeatable, in order', collectRepeated)
     .option('--settle <time>', `wait after each setup command before the run (default ${DEFAULT_SETTLE_MS / 1000}s)`)
     .option('--out <dir>', 'folder for the result JSON files (default ./session-bench-results/matrix-<YYYYMMDD-HHMMSS>)')
     .action(async (scenario: string, flags: MatrixFlags) => {

@@ -12,7 +12,7 @@ import { evaluateThresholds } from '../metrics/thresholds.js';
 import { outputPathProblem } from '../reporters/json.js';
 import type { RunResult } from '../result/schema.js';
 import { parseThresholds } from '../scenario/compile.js';
-import { FlagIssues } from './flags.js';
+import { collectRepeated, FlagIssues } from './flags.js';
 import type { Io } from './io.js';
 import { checkReportPaths, checkSameScenario, loadBaseline, loadResultAsGiven, regressionLimits, withRegression, type ReportFlags } from './reports.js';
 import { finishRun } from './run.js';
@@ -26,8 +26,6 @@ export interface MergeFlags extends ReportFlags {
   force?: boolean;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
 export function registerMergeCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command('merge')
@@ -35,9 +33,9 @@ export function registerMergeCommand(program: Command, io: Io, setExit: (code: n
     .argument('<files...>', 'result files written by run --json')
     .option('--json <file>', 'write the merged result as versioned JSON')
     .option('--label <text>', 'name of the merged run')
-    .option('--threshold <expr>', 'pass/fail criterion on the merged result, repeatable (exit 1 when one fails)', collect)
+    .option('--threshold <expr>', 'pass/fail criterion on the merged result, repeatable (exit 1 when one fails)', collectRepeated)
     .option('--baseline <file>', 'a result of the same scenario to compare the merged result with (exit 1 on a regression)')
-    .option('--max-regression <limit>', 'with --baseline: 10%, 1pp, p99=20%, retention=0.5pp; repeatable', collect)
+    .option('--max-regression <limit>', 'with --baseline: 10%, 1pp, p99=20%, retention=0.5pp; repeatable', collectRepeated)
     .option('--force', 'merge results of different scenarios (their steps must still match)')
     .option('--html <file>', 'write the merged result as an HTML report')
     .option('--junit <file>', 'write JUnit XML of the thresholds and regression checks')

@@ -14,8 +14,7 @@ import { registerMatrixCommand } from './matrix.js';
 import { registerMergeCommand } from './merge.js';
 import { registerInitCommand } from './init.js';
 import { checkCommand, registerCheckCommand } from './check.js';
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+import { collectRepeated } from './flags.js';
 
 /** Adds the flags shared by `run` and the commands that run scenarios (demo, matrix). */
 export function addLoadFlags(cmd: Command): Command {
@@ -28,18 +27,18 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--timeout <time>', 'bound on each whole request: connect, headers and body (default 10s)')
     .addOption(new Option('--connections <mode>', 'per-vu (browser-like keep-alive), shared (one pool), new (a connection per request, like ab)').choices([...CONNECTION_MODES]).default(undefined))
     .addOption(new Option('--http-client <client>', 'builtin (the fast HTTP/1.1 client) or undici (an escape hatch for a target the built-in client handles worse)').choices(['builtin', 'undici']).default(undefined))
-    .option('--user <name:password>', 'credentials, repeatable; replace the scenario users', collect)
+    .option('--user <name:password>', 'credentials, repeatable; replace the scenario users', collectRepeated)
     .option('--users <file>', 'CSV file with a header row username,password; replaces the scenario users')
     .option('--served-by <header>', 'response header that names the backend (e.g. x-served-by)')
     .addOption(new Option('--relogin <policy>', 'cookies kept when a VU logs in again after a loss: clear-session (drop what the login set, keep affinity cookies; default), keep, fresh').choices(['clear-session', 'keep', 'fresh']).default(undefined))
-    .option('--keep-cookie <name>', "a cookie a re-login never drops (a load balancer's affinity cookie), repeatable", collect)
+    .option('--keep-cookie <name>', "a cookie a re-login never drops (a load balancer's affinity cookie), repeatable", collectRepeated)
     .option('--rate <n>', 'open model: flow iterations started per second (e.g. 200 or 200/s), whatever the responses')
     .option('--max-vus <n>', 'open model: most virtual users at once (default: enough for a 5 s stall at the peak rate)')
-    .option('--stage <time:target>', 'load shape, repeatable: ramp to TARGET VUs (iterations/s with --rate) over TIME, e.g. --stage 30s:20 --stage 1m:20 --stage 10s:0', collect)
-    .option('--at <offset=command>', 'run a shell command at this moment of the run, repeatable: --at 20s="kubectl rollout restart deploy/app"', collect)
+    .option('--stage <time:target>', 'load shape, repeatable: ramp to TARGET VUs (iterations/s with --rate) over TIME, e.g. --stage 30s:20 --stage 1m:20 --stage 10s:0', collectRepeated)
+    .option('--at <offset=command>', 'run a shell command at this moment of the run, repeatable: --at 20s="kubectl rollout restart deploy/app"', collectRepeated)
     .option('--stop-on-event-failure', 'stop the run (exit 1) when an --at command fails (default: report it and go on)')
     .option('--workers <n>', 'worker threads sharing the virtual users, or auto (= cores - 1); default 1')
-    .option('--threshold <expr>', 'pass/fail criterion, repeatable: p99<200ms, retention>=99%, failed<1%, losses==0 (exit 1 when one fails)', collect)
+    .option('--threshold <expr>', 'pass/fail criterion, repeatable: p99<200ms, retention>=99%, failed<1%, losses==0 (exit 1 when one fails)', collectRepeated)
     .option('--abort-on-fail', 'stop the run as soon as a --threshold on a growing count (losses==0, failed<100) can no longer pass')
     .option('--insecure', 'accept any TLS certificate')
     .option('--no-tls-resumption', 'a full TLS handshake on every new connection (default: resume the session, as browsers do)')
@@ -69,11 +68,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--login-action <path>', 'quick mode: where the form is posted (default: the form path)')
     .option('--username-field <name>', 'quick mode: username field name (default username)')
     .option('--password-field <name>', 'quick mode: password field name (default password)')
-    .option('--nav <path>', 'quick mode: page to visit after login, repeatable (in order)', collect)
+    .option('--nav <path>', 'quick mode: page to visit after login, repeatable (in order)', collectRepeated)
     .option('--label <text>', 'name of this run in reports and comparisons')
     .option('--json <file>', 'write the result as versioned JSON (atomically)')
     .option('--baseline <file>', 'a result of the same scenario to compare with: a regression beyond its limit exits 1')
-    .option('--max-regression <limit>', 'how much worse a figure may get than the baseline: 10% (rps, p95, p99), 1pp (error rate, retention, users logged out), or per figure p99=20%, retention=0.5pp; repeatable', collect)
+    .option('--max-regression <limit>', 'how much worse a figure may get than the baseline: 10% (rps, p95, p99), 1pp (error rate, retention, users logged out), or per figure p99=20%, retention=0.5pp; repeatable', collectRepeated)
     .option('--force', 'compare with a baseline of another scenario')
     .option('--html <file>', 'write a self-contained HTML report (charts over time, events, attribution, thresholds)')
     .option('--junit <file>', 'write JUnit XML: one test case per threshold and per regression check')

@@ -18,6 +18,7 @@ import { ExitCode, SessionBenchError } from '../common/errors.js';
 import { VuCookieJar } from '../engine/cookies.js';
 import { createProbeClient, ProbeFailure, type ProbeClient, type ProbeResponse } from '../engine/http/probe.js';
 import { cookieNameValue, deletesCookie, SESSION_ID_COOKIES } from '../engine/session.js';
+import { methodAfterRedirect } from '../engine/url.js';
 import { hiddenInputs } from '../scenario/extract.js';
 import { parseHtml } from '../scenario/html.js';
 import type { ScenarioFile, StepFile } from '../scenario/schema.js';
@@ -138,8 +139,9 @@ class Browser {
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') return { final: seen, chain };
       current = next.href;
-      if (seen.status === 303 || ((seen.status === 301 || seen.status === 302) && m === 'POST')) {
-        m = 'GET';
+      const nextMethod = methodAfterRedirect(seen.status, m);
+      if (nextMethod !== m) {
+        m = nextMethod;
         body = undefined;
       }
     }

@@ -17,7 +17,7 @@ import type { OutgoingRequest, Transport } from './http/transport.js';
 import { RequestBuilder, type Payload } from './request-builder.js';
 import type { UserFigures } from '../metrics/collector.js';
 import { backendFromSetCookies, cookieNameValue, deletesCookie, isAffinityCookie, isLoginPath, lossInResponse, sessionIdPart, type LossReason } from './session.js';
-import { fromUrl, resolveStepUrl, type ResolvedUrl } from './url.js';
+import { fromUrl, methodAfterRedirect, resolveStepUrl, type ResolvedUrl } from './url.js';
 import type { HopTrace, VuShared } from './vu-shared.js';
 
 /** Redirects followed per step; one more is a failure, "too many redirects" (browsers stop near 20). */
@@ -250,12 +250,13 @@ export class StepRunner implements OutgoingRequest {
   }
 
   /** Forgets the session (the cookies the login set, but an affinity cookie): also how `check` shows the loss rule fires. */
-  forgetSession(): string[] {
-    const set = this.shared.loginCookieNames;
-    const { keepCookies } = this.shared.scenario.session;
-    const drop = (name: string): boolean => set.has(name) && !isAffinityCookie(name, keepCookies);
-    this.jar.forget(drop);
-    return [...set].filter(drop);
+  forgetSession(): void {
+    this.jar.forget((name) => this.isSessionCookie(name));
+  }
+
+  /** A cookie the login set that is not an affinity cookie: what a lost session takes away. */
+  isSessionCookie(name: string): boolean {
+    return this.shared.loginCookieNames.has(name) && !isAffinityCookie(name, this.shared.scenario.session.keepCookies);
   }
 
   /** Sends the current hop's request; false when the run is over (no request may start). */
@@ -349,8 +350,9 @@ export class StepRunner implements OutgoingRequest {
       if (next !== null && step.followRedirects) {
         collector.recordResponse(step.index, latencyUs, status, ex.bytes, backend, false, now);
         this.url = fromUrl(next);
-        if (status === 303 || ((status === 301 || status === 302) && this.method === 'POST')) {
-          this.method = 'GET';
+        const method = methodAfterRedirect(status, this.method);
+        if (method !== this.method) {
+          this.method = method;
           this.payload = null;
         }
         this.hop++;

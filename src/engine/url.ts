@@ -49,3 +49,6 @@ const NOT_URL_SAFE = /[^\x21-\x7e]/;
 export function fromUrl(u: URL): ResolvedUrl {
   return { origin: u.origin, path: u.pathname + u.search, href: u.href };
 }
+
+/** The method a redirect is followed with: GET after a 303, and after a 301 or 302 to a POST (RFC 9110 §15.4, as browsers do); else the same. */
+export const methodAfterRedirect = (status: number, method: string): string => (status === 303 || ((status === 301 || status === 302) && method === 'POST') ? 'GET' : method);

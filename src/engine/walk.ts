@@ -59,7 +59,9 @@ class Walker implements StepOwner {
 }
 
 export async function walkOnce(scenario: Scenario, options: RunOptions): Promise<Walk> {
-  const opts = normaliseOptions(scenario, { ...options, concurrency: 1 });
+  // One user, one pass: of the run's options only where and how to connect count (a scenario's stages,
+  // rate or VUs are not this walk's to check).
+  const opts = normaliseOptions(scenario, { target: options.target, timeoutMs: options.timeoutMs, insecure: options.insecure, connections: options.connections, httpClient: options.httpClient, tlsResumption: options.tlsResumption, sourceAddresses: options.sourceAddresses });
   const base = targetBase(opts.target);
   const steps = [...scenario.login, ...scenario.flow];
   const collector = new Collector(steps.map((s) => ({ name: s.name, phase: s.phase, method: s.method })), performance.now());
@@ -106,7 +108,8 @@ export async function walkOnce(scenario: Scenario, options: RunOptions): Promise
     const first = scenario.flow[0];
     if (!lost && first !== undefined && scenario.login.length > 0) {
       // The session, taken away: what the login set (cookies) and what it extracted (a token).
-      const dropped = walker.runner.forgetSession().filter((n) => n !== '');
+      const dropped = [...shared.loginCookieNames].filter((n) => n !== '' && walker.runner.isSessionCookie(n));
+      walker.runner.forgetSession();
       for (const k of Object.keys(vars)) {
         if (!before.has(k)) {
           vars[k] = '';

@@ -223,6 +223,10 @@ describe('init finds the login and the lost-session signal; run counts what the 
     expect(s.flow.map((x) => x.url.source)).toEqual(['/home', '/owners', '/vets']);
     const c = await runCli(['check', i.file]);
     expect(c.code, c.stdout).toBe(0);
+    // A scenario that shapes its load (stages, events) is walked by one user all the same.
+    const staged = await runCli(['check', 'scenarios/rollout.yaml', '--target', l.url]);
+    expect(staged.code, staged.stdout + staged.stderr).toBe(0);
+    expect(staged.stdout).toContain('the loss rule fires');
     // run --validate is check with run's flags.
     const v = await runCli(['run', i.file, '--validate']);
     expect(v.code, v.stdout).toBe(0);
